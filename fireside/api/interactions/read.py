@@ -1,0 +1,54 @@
+"""read: GET [base]/[type]/[id] (https://hl7.org/fhir/R4/http.html#read)."""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+
+from fireside.api.context import FhirRequest, FhirResponse, parse_version_etag, resource_response
+from fireside.api.services import Services
+from fireside.fhir.errors import FhirError
+from fireside.store import StoredResource
+
+
+async def read(request: FhirRequest, services: Services) -> FhirResponse:
+    assert request.resource_type and request.id
+    stored = await current_version(request, services, request.resource_type, request.id)
+    if _not_modified(request, stored):
+        return FhirResponse(status=304, headers={"ETag": stored.etag})
+    return resource_response(stored)
+
+
+async def current_version(
+    request: FhirRequest, services: Services, resource_type: str, resource_id: str
+) -> StoredResource:
+    """The live version, or 404 (never existed in this project) / 410 (deleted)."""
+    if request.unit is not None:
+        stored = await request.unit.read(resource_type, resource_id, lock=False)
+    else:
+        stored = await services.store.read(request.ctx, resource_type, resource_id)
+    if stored is None:
+        raise FhirError.single("not-found", f"{resource_type}/{resource_id} is not known")
+    if stored.deleted:
+        raise FhirError(
+            [*FhirError.single("deleted", f"{resource_type}/{resource_id} was deleted").issues],
+            headers={"ETag": stored.etag},
+        )
+    return stored
+
+
+def _not_modified(request: FhirRequest, stored: StoredResource) -> bool:
+    """If-None-Match / If-Modified-Since: the client's copy is still current (spec: 304)."""
+    if_none_match = request.header("if-none-match")
+    if if_none_match:
+        try:
+            return parse_version_etag(if_none_match, "If-None-Match") == stored.version_id
+        except FhirError:
+            return False
+    if_modified_since = request.header("if-modified-since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        return stored.last_updated.replace(microsecond=0) <= since
+    return False

@@ -1,0 +1,61 @@
+"""The long-lived parts a handler needs, built once per process by the app's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import psycopg
+
+from fireside.auth import TokenService
+from fireside.config import Settings
+from fireside.fhir import FhirDefinitions, FhirError, Issue
+from fireside.store import AccessContext, ResourceStore, StoredResource
+
+
+class ResourceFinder(Protocol):
+    """Finds current resources by FHIR search criteria: the seam to `fireside.search`."""
+
+    async def find(
+        self,
+        conn: psycopg.AsyncConnection[Any] | None,
+        ctx: AccessContext,
+        resource_type: str,
+        params: list[tuple[str, str]],
+        limit: int,
+    ) -> list[StoredResource]: ...
+
+
+class ResourceValidator(Protocol):
+    def validate(self, resource: dict[str, Any], profiles: Sequence[str] = ()) -> list[Issue]: ...
+
+
+@dataclass
+class Services:
+    settings: Settings
+    definitions: FhirDefinitions
+    store: ResourceStore
+    tokens: TokenService
+    validator: ResourceValidator
+    search: ResourceFinder
+
+    def check_resource(self, resource: dict[str, Any], path: str | None = None) -> None:
+        """Raise a 400 carrying every error the validator finds in `resource`.
+
+        `path` re-roots issue paths when the resource sits inside a Bundle entry."""
+        issues = self.validator.validate(resource)
+        errors = [i for i in issues if i.severity in ("error", "fatal")]
+        if not errors:
+            return
+        if path:
+            root = resource.get("resourceType", "")
+            issues = [_reroot(i, root, path) for i in issues]
+        raise FhirError(issues)
+
+
+def _reroot(issue: Issue, root: str, path: str) -> Issue:
+    expression = issue.expression
+    if expression and expression.startswith(root):
+        expression = path + expression[len(root):]
+    return Issue(issue.code, issue.diagnostics, expression, issue.severity)

@@ -1,0 +1,5 @@
+"""The `fireside` command line."""
+
+from fireside.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,112 @@
+"""`fireside serve | migrate | client create`: running and administering a server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from uuid import UUID
+
+import click
+
+from fireside.config import Settings
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Where the embedded PostgreSQL and the secret key live (default ./.fireside or FIRESIDE_DATA_DIR).",
+)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    return settings
+
+
+def _migrated_database(settings: Settings) -> str:
+    from fireside.store import migrate, resolve_database_url
+
+    url = resolve_database_url(settings.database_url, settings.data_dir)
+    migrate(url)
+    return url
+
+
+@click.group()
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def main(log_level: str) -> None:
+    """Fireside: a FHIR R4 server and developer platform."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8103).")
+@click.option("--public-url", default=None, help="The URL clients reach the server at.")
+def serve(data_dir: Path | None, host: str | None, port: int | None, public_url: str | None) -> None:
+    """Migrate the database and serve the FHIR API (embedded PostgreSQL unless DATABASE_URL is set)."""
+    import uvicorn
+
+    from fireside.api import create_app
+
+    settings = _settings(data_dir)
+    settings.host = host or settings.host
+    settings.port = port or settings.port
+    settings.public_url = public_url or settings.public_url
+    url = _migrated_database(settings)
+    app = create_app(settings, url)
+    click.echo(f"Fireside FHIR R4 at {settings.fhir_base_url}", err=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+@main.command("migrate")
+@data_dir_option
+def migrate_command(data_dir: Path | None) -> None:
+    """Apply pending database migrations."""
+    from fireside.store import migrate, resolve_database_url
+
+    settings = _settings(data_dir)
+    applied = migrate(resolve_database_url(settings.database_url, settings.data_dir))
+    click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""), err=True)
+
+
+@main.group()
+def client() -> None:
+    """Manage OAuth client applications."""
+
+
+@client.command("create")
+@data_dir_option
+@click.option("--name", required=True, help="A name for the client application.")
+@click.option("--project", "project_id", type=click.UUID, default=None,
+              help="The project the client belongs to (default: the admin project).")
+@click.option("--new-project", default=None, help="Create a new project with this name for the client.")
+def client_create(data_dir: Path | None, name: str, project_id: UUID | None, new_project: str | None) -> None:
+    """Create a client and print {"client_id", "client_secret", "project_id"} as JSON."""
+    settings = _settings(data_dir)
+    url = _migrated_database(settings)
+    credentials = asyncio.run(_create_client(url, name, project_id, new_project))
+    click.echo(json.dumps({
+        "client_id": credentials.client_id,
+        "client_secret": credentials.client_secret,
+        "project_id": str(credentials.project_id),
+    }))
+
+
+async def _create_client(url: str, name: str, project_id: UUID | None, new_project: str | None):  # type: ignore[no-untyped-def]
+    from fireside.auth import create_client, create_project, ensure_admin_project
+    from fireside.store import ResourceStore, open_pool
+
+    pool = await open_pool(url, min_size=1, max_size=2)
+    try:
+        store = ResourceStore(pool)
+        if new_project:
+            project_id = await create_project(store, new_project)
+        elif project_id is None:
+            project_id = await ensure_admin_project(store)
+        return await create_client(store, project_id, name)
+    finally:
+        await pool.close()

@@ -1,0 +1,1 @@
+"""Fireside client (to come)."""

@@ -1,0 +1,1 @@
+"""Fireside jobs (to come)."""

@@ -1,0 +1,1 @@
+"""FHIR search: parameters to SQL over the index tables."""

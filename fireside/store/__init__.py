@@ -1,0 +1,28 @@
+"""Versioned FHIR resource storage on PostgreSQL."""
+
+from fireside.store.context import AccessContext
+from fireside.store.database import ensure_database, open_pool, resolve_database_url, with_database
+from fireside.store.identifiers import new_resource_id
+from fireside.store.migrations import migrate
+from fireside.store.resources import (
+    IndexWriter,
+    ResourceStore,
+    StoredResource,
+    StoreTransaction,
+    format_instant,
+)
+
+__all__ = [
+    "AccessContext",
+    "IndexWriter",
+    "ResourceStore",
+    "StoreTransaction",
+    "StoredResource",
+    "ensure_database",
+    "format_instant",
+    "migrate",
+    "new_resource_id",
+    "open_pool",
+    "resolve_database_url",
+    "with_database",
+]

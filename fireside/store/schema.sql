@@ -1,0 +1,73 @@
+-- Fireside storage schema: the truth about the current schema (migrations must build the same).
+--
+-- Every table leads with project_id, and every primary key includes it, so the schema can be
+-- distributed by project with Citus without changing a key.
+
+-- One row per logical resource, holding its current version. Reads and searches touch only this
+-- table; history lives apart so that the hot table stays as small as the live data set.
+CREATE TABLE resource (
+    project_id    uuid        NOT NULL,
+    resource_type text        NOT NULL,
+    id            text        NOT NULL,
+    version_id    bigint      NOT NULL,
+    last_updated  timestamptz NOT NULL,
+    deleted       boolean     NOT NULL DEFAULT false,
+    author        text        NOT NULL,
+    -- The resource exactly as served (meta included), so reads return it without re-encoding.
+    content       text,
+    PRIMARY KEY (project_id, resource_type, id)
+);
+CREATE INDEX resource_last_updated_idx ON resource (project_id, resource_type, last_updated);
+
+-- Every version ever written, the current one included; deletes are versions with no content.
+CREATE TABLE resource_history (
+    project_id    uuid        NOT NULL,
+    resource_type text        NOT NULL,
+    id            text        NOT NULL,
+    version_id    bigint      NOT NULL,
+    last_updated  timestamptz NOT NULL,
+    deleted       boolean     NOT NULL DEFAULT false,
+    author        text        NOT NULL,
+    content       text,
+    PRIMARY KEY (project_id, resource_type, id, version_id)
+);
+CREATE INDEX resource_history_type_time_idx ON resource_history (project_id, resource_type, last_updated);
+CREATE INDEX resource_history_time_idx ON resource_history (project_id, last_updated);
+
+-- Client secrets never live in resource content: only their argon2 hashes, here.
+CREATE TABLE client_secret (
+    project_id  uuid        NOT NULL,
+    client_id   text        NOT NULL,
+    secret_hash text        NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (project_id, client_id)
+);
+CREATE UNIQUE INDEX client_secret_client_idx ON client_secret (client_id);
+
+-- User credentials, likewise kept out of the User resource.
+CREATE TABLE user_credential (
+    project_id    uuid        NOT NULL,
+    user_id       text        NOT NULL,
+    email         text        NOT NULL,
+    password_hash text        NOT NULL,
+    super_admin   boolean     NOT NULL DEFAULT false,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (project_id, user_id)
+);
+CREATE UNIQUE INDEX user_credential_email_idx ON user_credential (lower(email));
+
+-- Token signing keys. The private key is encrypted with the server's secret key.
+CREATE TABLE signing_key (
+    kid                   text        PRIMARY KEY,
+    algorithm             text        NOT NULL,
+    private_key_encrypted bytea       NOT NULL,
+    public_jwk            jsonb       NOT NULL,
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    retired_at            timestamptz
+);
+
+-- Server-wide settings (the admin project's id, ...). Not per project: a Citus reference table.
+CREATE TABLE server_setting (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);

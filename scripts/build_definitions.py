@@ -1,0 +1,156 @@
+"""Package the official FHIR R4 definitions that Fireside needs at run time.
+
+Reads the definition bundles in ``../shared/fhir-r4`` (never read at run time) and writes
+compact, gzip-compressed JSON into ``fireside/fhir/data/``. Run it when the definitions change:
+
+    python scripts/build_definitions.py [--source ../shared/fhir-r4]
+
+The output is committed so that an installed Fireside needs nothing outside its package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUT = REPO / "fireside" / "fhir" / "data"
+FHIR_TYPE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+REGEX_EXTENSION = "http://hl7.org/fhir/StructureDefinition/regex"
+FHIRPATH_SYSTEM_PREFIX = "http://hl7.org/fhirpath/System."
+
+
+def load_bundle(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        bundle = json.load(handle)
+    return [entry["resource"] for entry in bundle.get("entry", [])]
+
+
+def compact_type(element_type: dict[str, Any]) -> dict[str, Any]:
+    """One ElementDefinition.type, with System.* codes mapped to their FHIR type names."""
+    code = element_type["code"]
+    regex = None
+    for extension in element_type.get("extension", []):
+        if extension["url"] == FHIR_TYPE_EXTENSION:
+            code = extension.get("valueUrl") or extension.get("valueUri") or code
+        elif extension["url"] == REGEX_EXTENSION:
+            regex = extension["valueString"]
+    if code.startswith(FHIRPATH_SYSTEM_PREFIX):
+        # The `value` of a primitive: keep the System type so the validator knows it is the leaf.
+        code = "System." + code[len(FHIRPATH_SYSTEM_PREFIX):]
+    result: dict[str, Any] = {"code": code}
+    if regex:
+        result["regex"] = regex
+    for key in ("profile", "targetProfile"):
+        if element_type.get(key):
+            result[key] = element_type[key]
+    return result
+
+
+def compact_element(element: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "id": element.get("id", element["path"]),
+        "path": element["path"],
+        "min": element.get("min", 0),
+        "max": element.get("max", "*"),
+    }
+    if element.get("sliceName"):
+        result["sliceName"] = element["sliceName"]
+    if element.get("type"):
+        result["type"] = [compact_type(t) for t in element["type"]]
+    if element.get("contentReference"):
+        result["contentReference"] = element["contentReference"]
+    binding = element.get("binding")
+    if binding and binding.get("valueSet"):
+        result["binding"] = {"strength": binding["strength"], "valueSet": binding["valueSet"]}
+    constraints = [
+        {key: c[key] for key in ("key", "severity", "human", "expression", "source") if key in c}
+        for c in element.get("constraint", [])
+        if c.get("expression")
+    ]
+    if constraints:
+        result["constraint"] = constraints
+    if element.get("isSummary"):
+        result["summary"] = True
+    if element.get("isModifier"):
+        result["modifier"] = True
+    if element.get("slicing"):
+        result["slicing"] = element["slicing"]
+    for key, value in element.items():
+        if key.startswith(("fixed", "pattern")) or key in ("minValueInteger", "maxLength"):
+            result[key] = value
+    return result
+
+
+def compact_structure_definition(definition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "url": definition["url"],
+        "name": definition["name"],
+        "type": definition["type"],
+        "kind": definition["kind"],
+        "abstract": definition.get("abstract", False),
+        "derivation": definition.get("derivation"),
+        "baseDefinition": definition.get("baseDefinition"),
+        "elements": [compact_element(e) for e in definition["snapshot"]["element"]],
+    }
+
+
+def compact_search_parameter(parameter: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "url", "code", "base", "type", "expression", "target", "multipleOr", "multipleAnd",
+        "comparator", "modifier", "chain", "component",
+    )
+    return {key: parameter[key] for key in keys if key in parameter}
+
+
+def write_gzip_json(name: str, payload: Any) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    # mtime=0 keeps the output byte-identical across runs, so regeneration makes no git noise.
+    with gzip.GzipFile(OUTPUT / name, "wb", compresslevel=9, mtime=0) as handle:
+        handle.write(data)
+    print(f"{name}: {len(data):,} bytes of JSON, {(OUTPUT / name).stat().st_size:,} compressed")
+
+
+def build(source: Path) -> None:
+    core: list[dict[str, Any]] = []
+    operations: list[dict[str, Any]] = []
+    compartments: list[dict[str, Any]] = []
+    for name in ("profiles-types.json", "profiles-resources.json"):
+        for resource in load_bundle(source / name):
+            kind = resource["resourceType"]
+            if kind == "StructureDefinition":
+                core.append(compact_structure_definition(resource))
+            elif kind == "OperationDefinition":
+                operations.append({k: v for k, v in resource.items() if k != "text"})
+            elif kind == "CompartmentDefinition":
+                compartments.append({k: v for k, v in resource.items() if k != "text"})
+    profiles = [
+        compact_structure_definition(r)
+        for name in ("profiles-others.json", "extension-definitions.json")
+        for r in load_bundle(source / name)
+        if r["resourceType"] == "StructureDefinition" and "snapshot" in r
+    ]
+    search_parameters = [
+        compact_search_parameter(r)
+        for r in load_bundle(source / "search-parameters.json")
+        if r["resourceType"] == "SearchParameter"
+    ]
+    write_gzip_json("structure-definitions.json.gz", core)
+    write_gzip_json("profiles.json.gz", profiles)
+    write_gzip_json("search-parameters.json.gz", search_parameters)
+    write_gzip_json("operation-definitions.json.gz", operations)
+    write_gzip_json("compartment-definitions.json.gz", compartments)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--source", type=Path, default=REPO.parent / "shared" / "fhir-r4")
+    build(parser.parse_args().source)
+
+
+if __name__ == "__main__":
+    main()

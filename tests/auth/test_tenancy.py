@@ -1,0 +1,41 @@
+"""A client sees only its own project's resources."""
+
+from __future__ import annotations
+
+from tests.conftest import RunningServer
+
+
+def test_one_project_cannot_read_another_projects_resource(server: RunningServer) -> None:
+    first = server.fhir_client(new_project="First")
+    second = server.fhir_client(new_project="Second")
+    created = first.post("/Patient", json={"resourceType": "Patient"}).json()
+    assert first.get(f"/Patient/{created['id']}").status_code == 200
+    assert second.get(f"/Patient/{created['id']}").status_code == 404
+
+
+def test_same_client_chosen_id_in_two_projects_are_separate_resources(server: RunningServer) -> None:
+    first = server.fhir_client(new_project="First")
+    second = server.fhir_client(new_project="Second")
+    first.put("/Patient/same", json={"resourceType": "Patient", "id": "same", "gender": "male"})
+    second.put("/Patient/same", json={"resourceType": "Patient", "id": "same", "gender": "female"})
+    assert first.get("/Patient/same").json()["gender"] == "male"
+    assert second.get("/Patient/same").json()["gender"] == "female"
+
+
+def test_token_endpoint_rejects_a_wrong_secret(server: RunningServer) -> None:
+    import httpx
+
+    credentials = server.create_client()
+    response = httpx.post(server.base_url + "/oauth2/token", data={"grant_type": "client_credentials"},
+                          auth=(credentials["client_id"], "wrong"))
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+def test_token_endpoint_accepts_secret_in_the_form(server: RunningServer) -> None:
+    import httpx
+
+    credentials = server.create_client()
+    response = httpx.post(server.base_url + "/oauth2/token", data={"grant_type": "client_credentials", **credentials})
+    assert response.status_code == 200
+    assert response.json()["token_type"] == "Bearer"
