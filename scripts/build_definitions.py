@@ -106,6 +106,59 @@ def compact_search_parameter(parameter: dict[str, Any]) -> dict[str, Any]:
     return {key: parameter[key] for key in keys if key in parameter}
 
 
+FIRESIDE_BASE = "https://fireside.health/fhir/StructureDefinition/"
+
+# Fireside's own administrative resource types: stored and validated like FHIR resources.
+# (name, cardinality, type[, target]) per element; secrets are never elements of these.
+FIRESIDE_TYPES: dict[str, list[tuple[str, str, str, str | None]]] = {
+    "Project": [
+        ("name", "1..1", "string", None),
+        ("description", "0..1", "string", None),
+        ("owner", "0..1", "Reference", "User"),
+    ],
+    "ClientApplication": [
+        ("name", "1..1", "string", None),
+        ("description", "0..1", "string", None),
+        ("redirectUri", "0..*", "uri", None),
+        ("launchUri", "0..1", "uri", None),
+        ("jwksUri", "0..1", "uri", None),
+    ],
+    "User": [
+        ("email", "1..1", "string", None),
+        ("firstName", "0..1", "string", None),
+        ("lastName", "0..1", "string", None),
+    ],
+}
+
+
+def fireside_structure_definition(name: str, domain_resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource type of Fireside's, built on DomainResource like the core ones."""
+    inherited = []
+    for element in domain_resource["elements"]:
+        copy = dict(element)
+        copy["path"] = name + element["path"][len("DomainResource"):]
+        copy["id"] = copy["path"]
+        inherited.append(copy)
+    own = []
+    for element_name, cardinality, type_code, target in FIRESIDE_TYPES[name]:
+        low, high = cardinality.split("..")
+        element_type: dict[str, Any] = {"code": type_code}
+        if target:
+            element_type["targetProfile"] = ["http://hl7.org/fhir/StructureDefinition/" + target]
+        own.append({"id": f"{name}.{element_name}", "path": f"{name}.{element_name}", "min": int(low),
+                    "max": high, "type": [element_type], "summary": True})
+    return {
+        "url": FIRESIDE_BASE + name,
+        "name": name,
+        "type": name,
+        "kind": "resource",
+        "abstract": False,
+        "derivation": "specialization",
+        "baseDefinition": "http://hl7.org/fhir/StructureDefinition/DomainResource",
+        "elements": inherited + own,
+    }
+
+
 def write_gzip_json(name: str, payload: Any) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     data = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
@@ -128,6 +181,8 @@ def build(source: Path) -> None:
                 operations.append({k: v for k, v in resource.items() if k != "text"})
             elif kind == "CompartmentDefinition":
                 compartments.append({k: v for k, v in resource.items() if k != "text"})
+    domain_resource = next(sd for sd in core if sd["type"] == "DomainResource")
+    core.extend(fireside_structure_definition(name, domain_resource) for name in FIRESIDE_TYPES)
     profiles = [
         compact_structure_definition(r)
         for name in ("profiles-others.json", "extension-definitions.json")

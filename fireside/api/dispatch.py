@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from fireside.api.context import FhirRequest, FhirResponse, Handler
-from fireside.api.routes import Level, find_interaction, find_operation
+from fireside.api.context import FhirRequest, FhirResponse
+from fireside.api.routes import Interaction, Level, Operation, find_interaction, find_operation
 from fireside.api.services import Services
+from fireside.auth import check_administrative_write
 from fireside.fhir.errors import FhirError
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -70,18 +71,18 @@ def _check_id(value: str) -> None:
         raise FhirError.single("invalid", f"{value!r} is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)")
 
 
-def route(parsed: ParsedPath, method: str) -> Handler:
+def route(parsed: ParsedPath, method: str) -> Interaction | Operation:
     if parsed.operation is not None:
         operation = find_operation(parsed.operation, parsed.level, parsed.resource_type)
         if operation is None:
             raise FhirError.single("not-supported", f"Operation ${parsed.operation} is not supported here",
                                    status=404 if method in ("GET", "POST") else 405)
-        return operation.handler
+        return operation
     suffix = parsed.suffix if parsed.compartment_type is None else "compartment"
     interaction = find_interaction(method, parsed.level, suffix)
     if interaction is None:
         raise FhirError.single("not-supported", f"{method} is not supported at this URL", status=405)
-    return interaction.handler
+    return interaction
 
 
 def apply_path(request: FhirRequest, parsed: ParsedPath) -> FhirRequest:
@@ -95,5 +96,7 @@ def apply_path(request: FhirRequest, parsed: ParsedPath) -> FhirRequest:
 
 async def dispatch(request: FhirRequest, path: str, services: Services) -> FhirResponse:
     parsed = parse_path(path, services)
-    handler = route(parsed, request.method)
-    return await handler(apply_path(request, parsed), services)
+    entry = route(parsed, request.method)
+    if entry.changes_state:
+        check_administrative_write(request.ctx, parsed.resource_type)
+    return await entry.handler(apply_path(request, parsed), services)

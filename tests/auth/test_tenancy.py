@@ -39,3 +39,16 @@ def test_token_endpoint_accepts_secret_in_the_form(server: RunningServer) -> Non
     response = httpx.post(server.base_url + "/oauth2/token", data={"grant_type": "client_credentials", **credentials})
     assert response.status_code == 200
     assert response.json()["token_type"] == "Bearer"
+
+
+def test_a_project_member_can_read_its_project_but_not_rename_it(server: RunningServer) -> None:
+    credentials = server.create_client(new_project="Clinic")
+    import httpx
+
+    token = server.token(credentials)
+    headers = {"Authorization": f"Bearer {token}"}
+    project_url = f"{server.fhir_url}/Project/{credentials['project_id']}"
+    project = httpx.get(project_url, headers=headers)
+    assert project.status_code == 200 and project.json()["name"] == "Clinic"
+    renamed = httpx.put(project_url, headers=headers, json={**project.json(), "name": "Mine"})
+    assert renamed.status_code == 403
