@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def percentile(values: list[float], fraction: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def free_port() -> int:
@@ -208,7 +208,7 @@ def report(figures: list[Figure], args: argparse.Namespace) -> None:
     RESULTS.parent.mkdir(exist_ok=True)
     with RESULTS.open("a") as handle:
         handle.write(json.dumps({
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()} {os.cpu_count()} cores",
             "clients": args.clients, "rounds": args.rounds, "seconds": args.seconds,
             "figures": [asdict(f) for f in figures],
