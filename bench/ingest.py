@@ -64,13 +64,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def own_server() -> Iterator[tuple[str, dict[str, str]]]:
+def own_server(workers: int) -> Iterator[tuple[str, dict[str, str]]]:
     """A `fireside serve` process on a fresh data dir, and a client's credentials for it."""
     fireside = str(Path(sys.executable).parent / "fireside")
     with tempfile.TemporaryDirectory(prefix="fireside-bench-") as data_dir:
         port = free_port()
         env = {**os.environ, "FIRESIDE_DATA_DIR": data_dir}
-        process = subprocess.Popen([fireside, "--log-level", "warning", "serve", "--port", str(port)], env=env)
+        command = [fireside, "--log-level", "warning", "serve", "--port", str(port), "--workers", str(workers)]
+        process = subprocess.Popen(command, env=env)
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
@@ -210,7 +211,7 @@ def report(figures: list[Figure], args: argparse.Namespace) -> None:
         handle.write(json.dumps({
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()} {os.cpu_count()} cores",
-            "clients": args.clients, "rounds": args.rounds, "seconds": args.seconds,
+            "clients": args.clients, "workers": args.workers, "rounds": args.rounds, "seconds": args.seconds,
             "figures": [asdict(f) for f in figures],
         }) + "\n")
 
@@ -224,12 +225,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="times to post the sample bundles")
     parser.add_argument("--seconds", type=float, default=10, help="duration of each create/read run")
     parser.add_argument("--bundles", type=Path, default=DEFAULT_BUNDLES)
+    parser.add_argument("--workers", type=int, default=1, help="server processes when starting our own")
     args = parser.parse_args()
     if args.url:
         credentials = {"client_id": args.client_id, "client_secret": args.client_secret}
         figures = asyncio.run(run(args.url.rstrip("/"), credentials, args))
     else:
-        with own_server() as (base, credentials):
+        with own_server(args.workers) as (base, credentials):
             figures = asyncio.run(run(base, credentials, args))
     report(figures, args)
 

@@ -18,6 +18,7 @@ from fireside.api.interactions.delete import conditional_delete, delete
 from fireside.api.interactions.read import read
 from fireside.api.interactions.update import conditional_update, update
 from fireside.api.interactions.vread import vread
+from fireside.api.operations.validate import validate
 
 Level = Literal["system", "type", "instance", "version"]
 
@@ -59,7 +60,10 @@ INTERACTIONS: tuple[Interaction, ...] = (
     Interaction("delete", "DELETE", "type", conditional_delete, changes_state=True, conditional=True),
 )
 
-OPERATIONS: tuple[Operation, ...] = ()
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate", ("type", "instance"),
+              validate, changes_state=False),
+)
 
 
 def find_interaction(method: str, level: Level, suffix: str | None) -> Interaction | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from pathlib import Path
 from uuid import UUID
 
@@ -46,19 +47,36 @@ def main(log_level: str) -> None:
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8103).")
 @click.option("--public-url", default=None, help="The URL clients reach the server at.")
-def serve(data_dir: Path | None, host: str | None, port: int | None, public_url: str | None) -> None:
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="API processes; they share nothing but the database, so use one per core.")
+def serve(data_dir: Path | None, host: str | None, port: int | None, public_url: str | None, workers: int) -> None:
     """Migrate the database and serve the FHIR API (embedded PostgreSQL unless DATABASE_URL is set)."""
     import uvicorn
 
-    from fireside.api import create_app
+    from fireside.api.app import create_app
+    from fireside.api.asgi import DATABASE_URL_VARIABLE
 
     settings = _settings(data_dir)
     settings.host = host or settings.host
     settings.port = port or settings.port
     settings.public_url = public_url or settings.public_url
     url = _migrated_database(settings)
-    app = create_app(settings, url)
+    settings.resolve_secret_key()
     click.echo(f"Fireside FHIR R4 at {settings.fhir_base_url}", err=True)
+    if workers > 1:
+        os.environ.update({
+            DATABASE_URL_VARIABLE: url,
+            "FIRESIDE_DATA_DIR": str(settings.data_dir),
+            "FIRESIDE_SECRET_KEY": settings.resolve_secret_key(),
+            "FIRESIDE_HOST": settings.host,
+            "FIRESIDE_PORT": str(settings.port),
+        })
+        if settings.public_url:
+            os.environ["FIRESIDE_PUBLIC_URL"] = settings.public_url
+        uvicorn.run("fireside.api.asgi:app_from_environment", factory=True, workers=workers,
+                    host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        return
+    app = create_app(settings, url)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
 
 
