@@ -17,6 +17,7 @@ from fireside.store.context import AccessContext
 
 PROJECT_CLAIM = "fireside_project"
 SUPER_ADMIN_CLAIM = "fireside_super_admin"
+VERIFIED_TOKEN_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class TokenService:
         self.signing_key = signing_key
         self.lifetime = lifetime
         self._verification_keys: dict[str, Any] = {}
+        self._verified: dict[str, tuple[TokenGrant, float]] = {}
         self.add_public_keys(public_jwks)
 
     def add_public_keys(self, jwks: list[dict[str, Any]]) -> None:
@@ -73,7 +75,21 @@ class TokenService:
                           headers={"kid": self.signing_key.kid})
 
     def verify(self, token: str) -> TokenGrant:
-        """The grant a valid, unexpired token carries; 401 with a reason otherwise."""
+        """The grant a valid, unexpired token carries; 401 with a reason otherwise.
+
+        An ES256 signature check costs about as much as the rest of a read request, and a
+        client sends the same token thousands of times, so verified tokens are remembered
+        until they expire."""
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        grant, expires = self._verify_signature_and_claims(token)
+        if len(self._verified) >= VERIFIED_TOKEN_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (grant, expires)
+        return grant
+
+    def _verify_signature_and_claims(self, token: str) -> tuple[TokenGrant, float]:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self._verification_keys.get(kid) if isinstance(kid, str) else None
@@ -87,10 +103,11 @@ class TokenService:
             raise FhirError.single("expired", "Access token expired") from error
         except jwt.PyJWTError as error:
             raise FhirError.single("login", f"Invalid access token: {error}") from error
-        return TokenGrant(
+        grant = TokenGrant(
             subject=claims["sub"],
             project_id=UUID(claims[PROJECT_CLAIM]),
             client_id=claims.get("client_id", ""),
             scope=claims.get("scope", ""),
             super_admin=bool(claims.get(SUPER_ADMIN_CLAIM)),
         )
+        return grant, float(claims["exp"])

@@ -17,7 +17,9 @@ CREATE TABLE resource (
     content       text,
     PRIMARY KEY (project_id, resource_type, id)
 );
-CREATE INDEX resource_last_updated_idx ON resource (project_id, resource_type, last_updated);
+-- No other index here yet: on a freshly loaded, unanalyzed table the planner picked a
+-- (project_id, resource_type, last_updated) index over the primary key for reads by id and
+-- scanned every row of the type (1.6 ms at 16k rows, 4x slower reads). Search adds its own.
 
 -- Every version ever written, the current one included; deletes are versions with no content.
 CREATE TABLE resource_history (
