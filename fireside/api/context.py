@@ -39,6 +39,8 @@ class FhirRequest:
     unit: StoreTransaction | None = None
     # Where this request sits, for error paths: "Bundle.entry[3].resource" inside a Bundle.
     body_path: str | None = None
+    # The id a transaction already gave this create, so other entries could refer to it.
+    assigned_id: str | None = None
     _parsed: Any = None
 
     def header(self, name: str) -> str | None:

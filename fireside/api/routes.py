@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from fireside.api.bundles.processing import batch_or_transaction
 from fireside.api.context import Handler
 from fireside.api.interactions.capabilities import capabilities
 from fireside.api.interactions.create import create
@@ -51,6 +52,7 @@ class Operation:
 
 INTERACTIONS: tuple[Interaction, ...] = (
     Interaction("capabilities", "GET", "system", capabilities, changes_state=False, suffix="metadata"),
+    Interaction("transaction", "POST", "system", batch_or_transaction, changes_state=True),
     Interaction("read", "GET", "instance", read, changes_state=False),
     Interaction("vread", "GET", "version", vread, changes_state=False),
     Interaction("create", "POST", "type", create, changes_state=True),

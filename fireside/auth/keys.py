@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
@@ -40,8 +40,18 @@ def _public_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
     return jwk
 
 
+class SecretKeyMismatch(RuntimeError):
+    """The signing keys were encrypted with another secret key than this process has."""
+
+
 def _load_private_key(encrypted: bytes, secret_key: str) -> ec.EllipticCurvePrivateKey:
-    pem = _fernet(secret_key).decrypt(encrypted)
+    try:
+        pem = _fernet(secret_key).decrypt(encrypted)
+    except InvalidToken as error:
+        raise SecretKeyMismatch(
+            "The token signing key in the database was encrypted with a different secret key: set "
+            "FIRESIDE_SECRET_KEY to the one this deployment started with (or the data dir's secret.key)"
+        ) from error
     key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise TypeError("signing key is not an EC key")

@@ -24,7 +24,7 @@ async def create(request: FhirRequest, services: Services) -> FhirResponse:
             raise FhirError.single(
                 "multiple-matches", f"If-None-Exist {condition!r} matched {len(matches)} resources", status=412
             )
-    return await create_resource(request, services, resource, new_resource_id())
+    return await create_resource(request, services, resource, request.assigned_id or new_resource_id())
 
 
 async def create_resource(

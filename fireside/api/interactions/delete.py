@@ -28,7 +28,7 @@ async def delete(request: FhirRequest, services: Services) -> FhirResponse:
             # Deleting what is absent succeeds (the spec: delete is idempotent).
             return FhirResponse(status=204)
         stored = unit.stage_delete(previous)
-    return FhirResponse(status=204 if request.unit is None else 200, headers={"ETag": stored.etag})
+    return FhirResponse(status=204, headers={"ETag": stored.etag})
 
 
 async def conditional_delete(request: FhirRequest, services: Services) -> FhirResponse:
@@ -43,4 +43,4 @@ async def conditional_delete(request: FhirRequest, services: Services) -> FhirRe
         for stored in current.values():
             if not stored.deleted:
                 unit.stage_delete(stored)
-    return FhirResponse(status=204 if request.unit is None else 200)
+    return FhirResponse(status=204)

@@ -1,0 +1,1 @@
+"""Batch and transaction Bundles (https://hl7.org/fhir/R4/http.html#transaction)."""
