@@ -15,7 +15,7 @@ from starlette.routing import Route
 from fireside.api.http import fhir_endpoint
 from fireside.api.oauth import jwks_endpoint, token_endpoint
 from fireside.api.services import Services
-from fireside.api.wiring import build_finder, build_index_writer, build_validator
+from fireside.api.wiring import build_search, build_validator
 from fireside.auth import (
     TokenService,
     active_signing_key,
@@ -82,14 +82,15 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         definitions = load_definitions()
         pool = await open_pool(database_url, max_size=settings.pool_size)
-        store = ResourceStore(pool, build_index_writer(definitions))
+        indexer, search = build_search(pool, definitions)
+        store = ResourceStore(pool, indexer)
         app.state.services = Services(
             settings=settings,
             definitions=definitions,
             store=store,
             tokens=token_service,
             validator=build_validator(definitions),
-            search=build_finder(definitions),
+            search=search,
         )
         await ensure_admin_project(store)
         if settings.admin_email and settings.admin_password:

@@ -17,6 +17,7 @@ from fireside.api.interactions.capabilities import capabilities
 from fireside.api.interactions.create import create
 from fireside.api.interactions.delete import conditional_delete, delete
 from fireside.api.interactions.read import read
+from fireside.api.interactions.search import search_type
 from fireside.api.interactions.update import conditional_update, update
 from fireside.api.interactions.vread import vread
 from fireside.api.operations.validate import validate
@@ -55,6 +56,8 @@ INTERACTIONS: tuple[Interaction, ...] = (
     Interaction("transaction", "POST", "system", batch_or_transaction, changes_state=True),
     Interaction("read", "GET", "instance", read, changes_state=False),
     Interaction("vread", "GET", "version", vread, changes_state=False),
+    Interaction("search-type", "GET", "type", search_type, changes_state=False),
+    Interaction("search-type", "POST", "type", search_type, changes_state=False, suffix="_search"),
     Interaction("create", "POST", "type", create, changes_state=True),
     Interaction("update", "PUT", "instance", update, changes_state=True),
     Interaction("update", "PUT", "type", conditional_update, changes_state=True, conditional=True),

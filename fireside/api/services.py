@@ -6,25 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import psycopg
-
 from fireside.auth import TokenService
 from fireside.config import Settings
 from fireside.fhir import FhirDefinitions, FhirError, Issue
-from fireside.store import AccessContext, ResourceStore, StoredResource
-
-
-class ResourceFinder(Protocol):
-    """Finds current resources by FHIR search criteria: the seam to `fireside.search`."""
-
-    async def find(
-        self,
-        conn: psycopg.AsyncConnection[Any] | None,
-        ctx: AccessContext,
-        resource_type: str,
-        params: list[tuple[str, str]],
-        limit: int,
-    ) -> list[StoredResource]: ...
+from fireside.search import SearchEngine
+from fireside.store import ResourceStore
 
 
 class ResourceValidator(Protocol):
@@ -38,7 +24,7 @@ class Services:
     store: ResourceStore
     tokens: TokenService
     validator: ResourceValidator
-    search: ResourceFinder
+    search: SearchEngine
 
     def check_resource(self, resource: dict[str, Any], path: str | None = None) -> None:
         """Raise a 400 carrying every error the validator finds in `resource`.

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
+from psycopg_pool import AsyncConnectionPool
 
-from fireside.api.services import ResourceFinder, ResourceValidator
-from fireside.fhir import FhirDefinitions, FhirError, Issue
-from fireside.store import AccessContext, IndexWriter, StoredResource
-from fireside.store.resources import NoIndex
+from fireside.api.services import ResourceValidator
+from fireside.fhir import FhirDefinitions, Issue
+from fireside.search import SearchEngine
+from fireside.store.indexing import SearchIndexer, SearchParameterRegistry
 
 
 class _ResourceTypeValidator:
@@ -24,25 +24,13 @@ class _ResourceTypeValidator:
         return []
 
 
-class _NoSearch:
-    async def find(
-        self,
-        conn: psycopg.AsyncConnection[Any] | None,
-        ctx: AccessContext,
-        resource_type: str,
-        params: list[tuple[str, str]],
-        limit: int,
-    ) -> list[StoredResource]:
-        raise FhirError.single("not-supported", "Search is not available yet")
-
-
 def build_validator(definitions: FhirDefinitions) -> ResourceValidator:
     return _ResourceTypeValidator(definitions)
 
 
-def build_index_writer(definitions: FhirDefinitions) -> IndexWriter:
-    return NoIndex()
-
-
-def build_finder(definitions: FhirDefinitions) -> ResourceFinder:
-    return _NoSearch()
+def build_search(
+    pool: AsyncConnectionPool[Any], definitions: FhirDefinitions
+) -> tuple[SearchIndexer, SearchEngine]:
+    """The indexer and the engine share one registry, so each expression is compiled once."""
+    registry = SearchParameterRegistry(definitions)
+    return SearchIndexer(definitions, registry), SearchEngine(pool, definitions, registry)
