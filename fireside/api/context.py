@@ -160,6 +160,6 @@ def parse_version_etag(value: str, header: str) -> int:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise FhirError.single("invalid", f"{header} must name a version, like W/\"3\"; got {value!r}")
     return int(text)

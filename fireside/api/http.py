@@ -8,6 +8,7 @@ import traceback
 import uuid
 
 import orjson
+import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -51,6 +52,14 @@ def _check_format(request: Request) -> None:
                                status=406)
 
 
+def _check_no_nul(request: Request, body: bytes) -> None:
+    """FHIR strings may not hold U+0000 (the string regex excludes it), nor can PostgreSQL text."""
+    in_query = any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items())
+    if in_query or "\x00" in request.url.path or b"\\u0000" in body:
+        raise FhirError.single("invalid", "The request contains a NUL character (U+0000), which FHIR strings "
+                               "may not hold")
+
+
 def _accepts_json(accept: str) -> bool:
     media = [part.split(";")[0].strip().lower() for part in accept.split(",")]
     return any(m in _JSON_TYPES or m in ("*/*", "application/*", "") for m in media)
@@ -72,7 +81,7 @@ def _check_content_type(request: Request, body: bytes) -> None:
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise FhirError.single("too-long", f"The request body exceeds the limit of {limit} bytes", status=413)
     chunks: list[bytes] = []
     size = 0
@@ -117,6 +126,7 @@ async def fhir_endpoint(request: Request) -> Response:
             ctx = authenticate(request, services)
         body = await read_body(request, services.settings.max_body_bytes)
         _check_content_type(request, body)
+        _check_no_nul(request, body)
         fhir_request = FhirRequest(
             method=request.method,
             ctx=ctx,  # type: ignore[arg-type]  # only the unauthenticated routes see None
@@ -128,6 +138,11 @@ async def fhir_endpoint(request: Request) -> Response:
         return to_http(await dispatch(fhir_request, path, services))
     except FhirError as error:
         return outcome_response(error)
+    except psycopg.errors.DataError as error:
+        # A value the database cannot hold (out of range, bad encoding) came from the request.
+        log.info("rejected a value PostgreSQL cannot store: %s", type(error).__name__)
+        return outcome_response(FhirError.single("invalid", "A value in the request is out of the range this "
+                                                 "server can store"))
     except Exception as error:
         return internal_error_response(error)
 

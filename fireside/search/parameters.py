@@ -82,7 +82,7 @@ def _split_values(value: str) -> tuple[str, ...]:
 
 def _read_result_parameter(request: SearchRequest, code: str, value: str) -> None:
     if code == "_count":
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()) or len(value) > 9:
             raise FhirError.single("invalid", f"_count must be a non-negative integer, not {value!r}")
         request.count = min(int(value), MAX_COUNT)
     elif code == "_sort":
