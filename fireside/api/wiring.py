@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
 from fireside.api.services import ResourceValidator
-from fireside.fhir import FhirDefinitions, Issue
+from fireside.fhir import FhirDefinitions
+from fireside.fhir.validation import Validator
 from fireside.search import SearchEngine
 from fireside.store.indexing import SearchIndexer, SearchParameterRegistry
 
 
-class _ResourceTypeValidator:
-    def __init__(self, definitions: FhirDefinitions) -> None:
-        self.definitions = definitions
-
-    def validate(self, resource: dict[str, Any], profiles: Sequence[str] = ()) -> list[Issue]:
-        resource_type = resource.get("resourceType")
-        if not isinstance(resource_type, str) or not self.definitions.is_resource_type(resource_type):
-            return [Issue("invalid", f"Unknown resourceType {resource_type!r}", "resourceType")]
-        return []
-
-
 def build_validator(definitions: FhirDefinitions) -> ResourceValidator:
-    return _ResourceTypeValidator(definitions)
+    return Validator(definitions)
 
 
 def build_search(

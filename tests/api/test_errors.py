@@ -72,3 +72,21 @@ def test_metadata_needs_no_token(server: RunningServer) -> None:
 def test_oversized_body_is_a_413(fhir: httpx.Client) -> None:
     big = b'{"resourceType":"Patient","text":"' + b"x" * (17 * 1024 * 1024) + b'"}'
     _outcome(fhir.post("/Patient", content=big), 413)
+
+
+def test_an_invalid_resource_is_a_400_naming_the_element(fhir: httpx.Client) -> None:
+    body = _outcome(fhir.post("/Patient", json={"resourceType": "Patient", "name": [{"given": ["a", ""]}]}), 400)
+    assert body["issue"][0]["expression"] == ["Patient.name[0].given[1]"]  # type: ignore[index]
+
+
+def test_meta_that_is_not_an_object_is_a_400(fhir: httpx.Client) -> None:
+    _outcome(fhir.put("/Patient/m", json={"resourceType": "Patient", "id": "m", "meta": "bad"}), 400)
+
+
+def test_an_invalid_entry_in_a_transaction_names_the_entry_path(fhir: httpx.Client) -> None:
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Patient", "birthDate": "1999-99"}, "request": {"method": "POST",
+                                                                                     "url": "Patient"}}]}
+    body = _outcome(fhir.post("", json=bundle), 400)
+    assert body["issue"][0]["expression"] == ["Bundle.entry[1].resource.birthDate"]  # type: ignore[index]
