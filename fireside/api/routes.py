@@ -16,6 +16,8 @@ from fireside.api.context import Handler
 from fireside.api.interactions.capabilities import capabilities
 from fireside.api.interactions.create import create
 from fireside.api.interactions.delete import conditional_delete, delete
+from fireside.api.interactions.history import history
+from fireside.api.interactions.patch import conditional_patch, patch
 from fireside.api.interactions.read import read
 from fireside.api.interactions.search import search_type
 from fireside.api.interactions.update import conditional_update, update
@@ -53,7 +55,10 @@ class Operation:
 
 INTERACTIONS: tuple[Interaction, ...] = (
     Interaction("capabilities", "GET", "system", capabilities, changes_state=False, suffix="metadata"),
+    # One handler reads Bundle.type and serves both; the router takes the first matching line, so
+    # the "batch" line only declares that interaction in the CapabilityStatement.
     Interaction("transaction", "POST", "system", batch_or_transaction, changes_state=True),
+    Interaction("batch", "POST", "system", batch_or_transaction, changes_state=True),
     Interaction("read", "GET", "instance", read, changes_state=False),
     Interaction("vread", "GET", "version", vread, changes_state=False),
     Interaction("search-type", "GET", "type", search_type, changes_state=False),
@@ -63,6 +68,11 @@ INTERACTIONS: tuple[Interaction, ...] = (
     Interaction("update", "PUT", "type", conditional_update, changes_state=True, conditional=True),
     Interaction("delete", "DELETE", "instance", delete, changes_state=True),
     Interaction("delete", "DELETE", "type", conditional_delete, changes_state=True, conditional=True),
+    Interaction("patch", "PATCH", "instance", patch, changes_state=True),
+    Interaction("patch", "PATCH", "type", conditional_patch, changes_state=True, conditional=True),
+    Interaction("history-instance", "GET", "instance", history, changes_state=False, suffix="_history"),
+    Interaction("history-type", "GET", "type", history, changes_state=False, suffix="_history"),
+    Interaction("history-system", "GET", "system", history, changes_state=False, suffix="_history"),
 )
 
 OPERATIONS: tuple[Operation, ...] = (

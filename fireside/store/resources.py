@@ -109,11 +109,14 @@ class StoreTransaction:
     moment: datetime = field(default_factory=lambda: datetime.now(UTC))
     staged: list[StoredResource] = field(default_factory=list)
     _latest: dict[ResourceKey, StoredResource] = field(default_factory=dict)
+    # Keys `current` found absent, so that re-reading them (a PUT that creates, after a
+    # transaction Bundle read all its targets at once) costs no query. There is no row to lock.
+    _absent: set[ResourceKey] = field(default_factory=set)
 
     async def current(self, keys: Sequence[ResourceKey], lock: bool = True) -> dict[ResourceKey, StoredResource]:
         """The current versions of `keys` (deleted ones included), locked against concurrent
         writers until commit so that version checks cannot race (no lost update)."""
-        wanted = [k for k in keys if k not in self._latest]
+        wanted = [k for k in keys if k not in self._latest and k not in self._absent]
         if wanted:
             query = (
                 f"SELECT {_COLUMNS} FROM resource WHERE project_id = %s"
@@ -127,6 +130,7 @@ class StoreTransaction:
             for row in await cursor.fetchall():
                 stored = StoredResource.from_row(row)
                 self._latest[stored.key] = stored
+            self._absent.update(k for k in wanted if k not in self._latest)
         return {k: self._latest[k] for k in keys if k in self._latest}
 
     async def read(self, resource_type: str, resource_id: str, lock: bool = True) -> StoredResource | None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 import os
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +36,11 @@ methods = st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"])
 header_values = st.sampled_from(['W/"1"', "W/x", "", "garbage", "identifier=a|b", "return=minimal",
                                  "Mon, 01 Jan 2001 00:00:00 GMT", "not a date", "handling=strict"])
 
-SETTINGS = settings(max_examples=int(os.environ.get("FIRESIDE_FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(
+    max_examples=int(os.environ.get("FIRESIDE_FUZZ_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.fixture(scope="module")

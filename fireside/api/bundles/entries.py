@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from fireside.fhir.errors import invalid
+from fireside.api.context import FhirRequest
+from fireside.api.services import Services
+from fireside.fhir.errors import FhirError, invalid
+from fireside.store import StoreTransaction
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
@@ -44,12 +47,50 @@ class BundleEntry:
         return [s for s in self.path.split("/") if s]
 
     @property
+    def resource_type(self) -> str:
+        return self.segments[0]
+
+    @property
+    def instance(self) -> str | None:
+        """`Type/id` when the URL names one resource ([base]/Patient/1), else None."""
+        segments = self.segments
+        if len(segments) != 2 or segments[1].startswith(("_", "$")):  # Patient/_search, Patient/$validate
+            return None
+        return f"{segments[0]}/{segments[1]}"
+
+    @property
+    def is_create(self) -> bool:
+        return self.method == "POST" and len(self.segments) == 1
+
+    @property
     def is_conditional(self) -> bool:
         return len(self.segments) == 1 and bool(self.query)
 
+    @property
+    def changes_state(self) -> bool:
+        return self.method not in ("GET", "HEAD")
 
-def read_bundle(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    if body.get("resourceType") != "Bundle":
+    def to_request(self, bundle_request: FhirRequest, unit: StoreTransaction | None) -> FhirRequest:
+        """This entry as a request of its own, for the same handlers that serve HTTP."""
+        headers = dict(self.headers)
+        prefer = bundle_request.header("prefer")
+        if prefer:
+            headers["prefer"] = prefer
+        return FhirRequest(
+            # HEAD is a GET whose answer leaves the resource out.
+            method="GET" if self.method == "HEAD" else self.method,
+            ctx=bundle_request.ctx,
+            base_url=bundle_request.base_url,
+            query=self.query,
+            headers=headers,
+            unit=unit,
+            body_path=self.resource_path,
+            _parsed=self.resource,
+        )
+
+
+def read_bundle(body: Any) -> tuple[str, list[Any]]:
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
         raise invalid("POST to the base URL takes a Bundle of type batch or transaction", "Bundle.resourceType")
     bundle_type = body.get("type")
     if bundle_type not in ("batch", "transaction"):
@@ -61,7 +102,9 @@ def read_bundle(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     return bundle_type, entries
 
 
-def read_entry(index: int, raw: Any, base_url: str) -> BundleEntry:
+def read_entry(index: int, raw: Any, base_url: str, services: Services) -> BundleEntry:
+    """One entry, its request checked against the route table, so that a transaction fails
+    on a bad entry before it touches the database."""
     where = f"Bundle.entry[{index}]"
     if not isinstance(raw, dict):
         raise invalid("A Bundle entry must be an object", where)
@@ -76,17 +119,23 @@ def read_entry(index: int, raw: Any, base_url: str) -> BundleEntry:
     if not isinstance(url, str) or not url.strip():
         raise invalid("request.url is required", f"{where}.request.url")
     path, query = split_entry_url(url, base_url, f"{where}.request.url")
+    _check_route(method, path, services, f"{where}.request.url")
     resource = raw.get("resource")
     if resource is not None and not isinstance(resource, dict):
         raise invalid("entry.resource must be a resource object", f"{where}.resource")
     if method in ("POST", "PUT") and resource is None:
         raise invalid(f"A {method} entry needs a resource", f"{where}.resource")
     full_url = raw.get("fullUrl")
-    headers = {
-        header: str(request[key]) for key, header in _REQUEST_HEADERS.items() if request.get(key) is not None
-    }
-    return BundleEntry(index, method, path, query, full_url if isinstance(full_url, str) else None,
-                       resource, headers)
+    if full_url is not None and not isinstance(full_url, str):
+        raise invalid("entry.fullUrl must be a string", f"{where}.fullUrl")
+    headers = {}
+    for key, header in _REQUEST_HEADERS.items():
+        value = request.get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise invalid(f"request.{key} must be a string", f"{where}.request.{key}")
+            headers[header] = value
+    return BundleEntry(index, method, path, query, full_url, resource, headers)
 
 
 def split_entry_url(url: str, base_url: str, where: str) -> tuple[str, list[tuple[str, str]]]:
@@ -94,7 +143,20 @@ def split_entry_url(url: str, base_url: str, where: str) -> tuple[str, list[tupl
     text = url.strip()
     if text.startswith(base_url):
         text = text[len(base_url):]
-    elif "://" in text:
-        raise invalid(f"request.url {url!r} is not on this server", where)
+    elif "://" in text.partition("?")[0] or text.startswith("urn:"):
+        raise invalid(f"request.url {url!r} is not a URL on this server", where)
     parts = urlsplit(text)
     return parts.path.strip("/"), parse_qsl(parts.query, keep_blank_values=True)
+
+
+def _check_route(method: str, path: str, services: Services, where: str) -> None:
+    # The dispatcher's route table holds the Bundle handler itself, so it is imported late.
+    from fireside.api.dispatch import parse_path, route
+
+    try:
+        parsed = parse_path(path, services)
+        route(parsed, "GET" if method == "HEAD" else method)
+    except FhirError as error:
+        raise invalid(f"request.url {path!r}: {error}", where) from None
+    if method == "POST" and parsed.level == "system" and parsed.operation is None and parsed.suffix is None:
+        raise invalid("A batch or transaction entry cannot itself post a Bundle to the base URL", where)
