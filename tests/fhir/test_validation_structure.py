@@ -107,3 +107,17 @@ def test_every_sample_resource_is_valid(validator: Validator, shared_dir: Path) 
     for path in sorted((shared_dir / "data" / "bundles").glob("*.json")):
         for entry in json.loads(path.read_bytes())["entry"]:
             assert validator.validate(entry["resource"]) == [], path.name
+
+
+def test_codes_with_a_required_binding_must_come_from_the_value_set(validator: Validator) -> None:
+    assert problems(validator, {"resourceType": "Patient", "gender": "robot"}) == {("code-invalid", "Patient.gender")}
+    assert problems(validator, {"resourceType": "Patient", "gender": "unknown"}) == set()
+
+
+def test_codeable_concepts_with_a_required_binding_need_one_coding_from_it(validator: Validator) -> None:
+    base = {"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/1"}}
+    system = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+    good = {**base, "clinicalStatus": {"coding": [{"system": system, "code": "active"}]}}
+    bad = {**base, "clinicalStatus": {"coding": [{"system": system, "code": "sleepy"}]}}
+    assert problems(validator, good) == set()
+    assert problems(validator, bad) == {("code-invalid", "AllergyIntolerance.clinicalStatus")}

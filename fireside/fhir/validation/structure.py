@@ -10,6 +10,7 @@ from typing import Any
 
 from fireside.fhir.definitions import FhirDefinitions, StructureDefinition
 from fireside.fhir.errors import Issue
+from fireside.fhir.validation.bindings import RequiredBindings
 from fireside.fhir.validation.shapes import INLINE_TYPES, Child, ShapeCatalog
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -22,6 +23,7 @@ class StructureValidator:
     def __init__(self, definitions: FhirDefinitions) -> None:
         self.definitions = definitions
         self.catalog = ShapeCatalog(definitions)
+        self.bindings = RequiredBindings()
 
     def validate(self, resource: Any, path: str | None = None) -> list[Issue]:
         issues: list[Issue] = []
@@ -95,6 +97,11 @@ class StructureValidator:
 
     def _value(self, value: Any, child: Child, path: str, issues: list[Issue]) -> None:
         type_code = child.type_code
+        binding = child.element.binding
+        if binding is not None and value is not None:
+            issue = self.bindings.check(value, type_code, binding, path)
+            if issue is not None:
+                issues.append(issue)
         if value is None:
             issues.append(Issue("structure", "null is not a FHIR value", path))
         elif child.element.content_reference or type_code in INLINE_TYPES:
