@@ -11,6 +11,7 @@ from uuid import UUID
 
 import click
 
+from fireside.cli.remote import register_remote_commands
 from fireside.config import Settings
 
 data_dir_option = click.option(
@@ -41,6 +42,8 @@ def main(log_level: str) -> None:
     """Fireside: a FHIR R4 server and developer platform."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+
+register_remote_commands(main)  # login, whoami, get/post/put/patch/delete, search, bundle
 
 @main.command()
 @data_dir_option

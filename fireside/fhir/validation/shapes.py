@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from fireside.fhir.definitions import ElementDefinition, FhirDefinitions, StructureDefinition
+from fireside.fhir.definitions import Constraint, ElementDefinition, FhirDefinitions, StructureDefinition
 
 # Types whose children are defined inline in the containing StructureDefinition.
 INLINE_TYPES = frozenset({"BackboneElement", "Element"})
@@ -41,6 +41,7 @@ class ShapeCatalog:
         self.definitions = definitions
         self._shapes: dict[tuple[str, str], Shape] = {}
         self._regexes: dict[str, re.Pattern[str] | None] = {}
+        self._invariants: dict[tuple[str, str], tuple[Constraint, ...]] = {}
 
     def shape(self, structure: StructureDefinition, path: str) -> Shape:
         key = (structure.url, path)
@@ -70,6 +71,18 @@ class ShapeCatalog:
             if element.max not in ("*", "1", "0") and element.max.isdigit():
                 shape.maximums[name] = int(element.max)
         return shape
+
+    def invariants(self, structure: StructureDefinition, path: str) -> tuple[Constraint, ...]:
+        """The error-level constraints on an element, but ele-1, which the structural checks
+        already enforce (no empty objects, arrays or strings)."""
+        key = (structure.url, path)
+        if key not in self._invariants:
+            element = structure.element(path)
+            self._invariants[key] = tuple(
+                c for c in (element.constraints if element else ())
+                if c.severity == "error" and c.key != "ele-1"
+            )
+        return self._invariants[key]
 
     def primitive_regex(self, type_code: str) -> re.Pattern[str] | None:
         """The spec's regex for a primitive type's value (anchored), or None."""

@@ -1,0 +1,227 @@
+"""`AsyncFiresideClient`: the asyncio twin of `FiresideClient`, driving the same exchanges with
+httpx.AsyncClient. Every method has the same name, arguments and meaning; await it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
+
+import httpx
+
+from fireside.client.auth import Authenticator, authenticator_for
+from fireside.client.bundles import BundleBuilder
+from fireside.client.core import (
+    ClientCore,
+    Patch,
+    Resource,
+    SearchParams,
+    first_match_params,
+    next_link,
+    resources_in,
+    server_urls,
+    type_name,
+)
+from fireside.client.errors import FiresideError, outcome_of
+from fireside.client.exchange import Exchange, HttpRequest, HttpResponse, RetryPolicy, Sleep
+
+if TYPE_CHECKING:
+    from fireside.client.types import Bundle, CapabilityStatement, OperationOutcome
+
+T = TypeVar("T")
+R = TypeVar("R", bound=Mapping[str, Any])
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8103"
+
+
+class AsyncFiresideClient:
+    """The asyncio FHIR R4 client: see `FiresideClient` for sign-in and each method.
+
+        async with AsyncFiresideClient(base_url, client_id=..., client_secret=...) as client:
+            patient = await client.read("Patient", "123")
+    """
+
+    def __init__(self, base_url: str = DEFAULT_BASE_URL, *, client_id: str | None = None,
+                 client_secret: str | None = None, access_token: str | None = None,
+                 auth: Authenticator | None = None, fhir_url: str | None = None, retry: RetryPolicy | None = None,
+                 timeout: float = 30.0, http: httpx.AsyncClient | None = None) -> None:
+        base_url, fhir_url = server_urls(base_url, fhir_url)
+        auth = auth or authenticator_for(base_url, client_id, client_secret, access_token)
+        self._core = ClientCore(base_url, fhir_url, auth, retry)
+        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._owns_http = http is None
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    @property
+    def fhir_url(self) -> str:
+        return self._core.fhir_url
+
+    @property
+    def auth(self) -> Authenticator | None:
+        return self._core.auth
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncFiresideClient:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def _transport(self, request: HttpRequest) -> HttpResponse:
+        try:
+            response = await self._http.request(request.method, request.url, params=list(request.params) or None,
+                                          headers=dict(request.headers), content=request.content)
+        except httpx.HTTPError as error:
+            raise FiresideError(None, outcome_of(f"{type(error).__name__}: {error}", "transient"),
+                                method=request.method, url=request.url) from error
+        return HttpResponse(response.status_code, {k.lower(): v for k, v in response.headers.items()},
+                            response.content, str(response.url))
+
+    async def _run(self, exchange: Exchange[T]) -> T:
+        answer: HttpResponse | None = None
+        try:
+            while True:
+                action = exchange.send(answer)
+                if isinstance(action, Sleep):
+                    await asyncio.sleep(action.seconds)
+                    answer = None
+                else:
+                    answer = await self._transport(action)
+        except StopIteration as done:
+            return cast(T, done.value)
+
+    async def sign_in(self) -> None:
+        """Fetch an access token now (otherwise the first request does): bad credentials fail here."""
+        await self._run(self._core.sign_in())
+
+    # Raw access and the CapabilityStatement.
+
+    async def request(self, method: str, path: str, *, params: SearchParams = None, body: Any = None,
+                content_type: str = "application/fhir+json", headers: Mapping[str, str] | None = None) -> HttpResponse:
+        """Any request to a FHIR-relative path (`Patient/1`) or a URL on this server."""
+        return await self._run(self._core.request(method, path, params=params, body=body, content_type=content_type,
+                                            headers=headers))
+
+    async def capabilities(self) -> CapabilityStatement:
+        return cast("CapabilityStatement", await self._run(self._core.json("GET", "metadata")))
+
+    # CRUD. `resource_type` is a name ("Patient") or a class from fireside.client.types (Patient),
+    # which also types the result.
+
+    async def create(self, resource: R, *, if_none_exist: SearchParams = None) -> R:
+        """Create `resource`; with `if_none_exist` criteria, return the one existing match instead."""
+        return cast(R, await self._run(self._core.create(resource, if_none_exist)))
+
+    @overload
+    async def read(self, resource_type: type[R], id: str) -> R: ...
+    @overload
+    async def read(self, resource_type: str, id: str) -> Resource: ...
+    async def read(self, resource_type: type[Any] | str, id: str) -> Any:
+        return await self._run(self._core.read(type_name(resource_type), id))
+
+    @overload
+    async def vread(self, resource_type: type[R], id: str, version_id: str) -> R: ...
+    @overload
+    async def vread(self, resource_type: str, id: str, version_id: str) -> Resource: ...
+    async def vread(self, resource_type: type[Any] | str, id: str, version_id: str) -> Any:
+        return await self._run(self._core.vread(type_name(resource_type), id, version_id))
+
+    async def update(self, resource: R, *, versioned: bool = True) -> R:
+        """Update `resource` (it has an id). When `versioned` (the default) and the resource carries
+        meta.versionId, send If-Match: a stale version fails with status 412 rather than overwrite."""
+        return cast(R, await self._run(self._core.update(resource, versioned)))
+
+    async def update_where(self, resource: R, criteria: SearchParams) -> R:
+        """Conditional update: update the one match of `criteria`, or create when none match."""
+        return cast(R, await self._run(self._core.update_where(resource, criteria)))
+
+    @overload
+    async def patch(self, resource_type: type[R], id: str, patch: Patch,
+              *, if_match: str | None = None) -> R: ...
+    @overload
+    async def patch(self, resource_type: str, id: str, patch: Patch,
+              *, if_match: str | None = None) -> Resource: ...
+    async def patch(self, resource_type: type[Any] | str, id: str, patch: Patch,
+              *, if_match: str | None = None) -> Any:
+        """Patch with a JSON Patch list ([{"op": "replace", ...}]) or a FHIRPath Patch Parameters."""
+        return await self._run(self._core.patch(type_name(resource_type), id, patch, if_match))
+
+    async def delete(self, resource_type: type[Any] | str, id: str) -> None:
+        await self._run(self._core.delete(type_name(resource_type), id))
+
+    async def delete_where(self, resource_type: type[Any] | str, criteria: SearchParams) -> None:
+        await self._run(self._core.delete(type_name(resource_type), None, criteria))
+
+    async def history(self, resource_type: type[Any] | str | None = None, id: str | None = None,
+                params: SearchParams = None) -> Bundle:
+        """The history Bundle of one resource, of a type, or (no arguments) of the whole server."""
+        name = type_name(resource_type) if resource_type is not None else None
+        return cast("Bundle", await self._run(self._core.history(name, id, params)))
+
+    # Search.
+
+    async def search(self, resource_type: type[Any] | str | None, params: SearchParams = None) -> Bundle:
+        """One page of results, as the searchset Bundle (`resource_type` None searches every type)."""
+        name = type_name(resource_type) if resource_type is not None else None
+        return cast("Bundle", await self._run(self._core.search(name, params)))
+
+    @overload
+    def search_resources(self, resource_type: type[R], params: SearchParams = None) -> AsyncIterator[R]: ...
+    @overload
+    def search_resources(self, resource_type: str, params: SearchParams = None) -> AsyncIterator[Resource]: ...
+    async def search_resources(self, resource_type: type[Any] | str, params: SearchParams = None) -> AsyncIterator[Any]:
+        """Every match, following the Bundle's `next` links page by page as you iterate."""
+        bundle = await self._run(self._core.search(type_name(resource_type), params))
+        while True:
+            for resource in resources_in(bundle):
+                yield resource
+            url = next_link(bundle)
+            if url is None:
+                return
+            bundle = await self._run(self._core.page(url))
+
+    @overload
+    async def search_one(self, resource_type: type[R], params: SearchParams = None) -> R | None: ...
+    @overload
+    async def search_one(self, resource_type: str, params: SearchParams = None) -> Resource | None: ...
+    async def search_one(self, resource_type: type[Any] | str, params: SearchParams = None) -> Any:
+        """The first match (asking the server for one), or None."""
+        bundle = await self._run(self._core.search(type_name(resource_type), first_match_params(params)))
+        return next(resources_in(bundle), None)
+
+    # Bundles, operations, Binary.
+
+    async def transaction(self, bundle: Mapping[str, Any] | BundleBuilder) -> Bundle:
+        """POST a transaction Bundle (all or nothing); returns the transaction-response Bundle."""
+        return cast("Bundle", await self._run(self._core.bundle(bundle, "transaction")))
+
+    async def batch(self, bundle: Mapping[str, Any] | BundleBuilder) -> Bundle:
+        """POST a batch Bundle (entries succeed or fail independently); returns the batch-response."""
+        return cast("Bundle", await self._run(self._core.bundle(bundle, "batch")))
+
+    async def validate(self, resource: Mapping[str, Any], *, mode: Literal["create", "update", "delete", "profile"] |
+                 None = None, profile: str | None = None) -> OperationOutcome:
+        """$validate: the OperationOutcome of checking `resource` (200 whether or not it is valid)."""
+        return cast("OperationOutcome", await self._run(self._core.validate(resource, mode, profile)))
+
+    async def operation(self, code: str, *, resource_type: type[Any] | str | None = None, id: str | None = None,
+                  parameters: Mapping[str, Any] | None = None, params: SearchParams = None,
+                  method: Literal["GET", "POST"] = "POST") -> Any:
+        """Invoke an operation at the system, type or instance level; returns the parsed answer."""
+        name = type_name(resource_type) if resource_type is not None else None
+        return await self._run(self._core.operation(code, name, id, parameters, params, method))
+
+    async def upload_binary(self, data: bytes, content_type: str, *, security_context: str | None = None) -> Resource:
+        """Store `data` as a Binary resource; returns it (its id is what download_binary takes)."""
+        return await self._run(self._core.upload_binary(data, content_type, security_context))
+
+    async def download_binary(self, id: str) -> bytes:
+        return await self._run(self._core.download_binary(id))
