@@ -125,7 +125,9 @@ class StructureDefinition:
 
     def __post_init__(self) -> None:
         for element in self.elements:
-            if element.slice_name is not None:
+            # Slices and their descendants (ids with ':') constrain particular repetitions;
+            # the unsliced elements describe what every repetition may hold.
+            if element.slice_name is not None or ":" in element.id:
                 continue
             self._by_path.setdefault(element.path, element)
             parent = element.path.rpartition(".")[0]

@@ -57,3 +57,36 @@ def test_a_coded_quantity_needs_a_system(validator: Validator) -> None:
 def test_invariants_are_skipped_when_the_structure_is_already_wrong(validator: Validator) -> None:
     issues = validator.validate({**OBSERVATION, "valueString": "a", "dataAbsentReason": {"text": "n/a"}, "bad": 1})
     assert {issue.code for issue in issues} == {"structure"}
+
+
+HEART_RATE = "http://hl7.org/fhir/StructureDefinition/heartrate"
+
+
+def test_a_resource_is_checked_against_the_loaded_profiles_it_claims(validator: Validator) -> None:
+    observation = {**OBSERVATION, "meta": {"profile": [HEART_RATE]}}
+    issues = validator.validate(observation)
+    paths = {issue.expression for issue in issues if issue.severity == "error"}
+    assert "Observation.subject" in paths and "Observation.category" in paths
+    assert all("heartrate" in issue.diagnostics for issue in issues if issue.severity == "error")
+
+
+def test_a_conforming_resource_passes_its_profile(validator: Validator) -> None:
+    observation = {
+        "resourceType": "Observation", "status": "final", "meta": {"profile": [HEART_RATE]},
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                  "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/1"}, "effectiveDateTime": "2020-01-01",
+        "valueQuantity": {"value": 60, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+    }
+    assert [i for i in validator.validate(observation) if i.severity == "error"] == []
+
+
+def test_an_unknown_profile_is_reported_but_not_an_error(validator: Validator) -> None:
+    issues = validator.validate({**OBSERVATION, "meta": {"profile": ["http://example.org/nothing"]}})
+    assert [(i.severity, i.code) for i in issues] == [("information", "not-supported")]
+
+
+def test_validate_operation_checks_the_requested_profile(validator: Validator) -> None:
+    issues = validator.validate(OBSERVATION, profiles=[HEART_RATE])
+    assert any(i.severity == "error" for i in issues)

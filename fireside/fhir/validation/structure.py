@@ -26,12 +26,15 @@ class StructureValidator:
         self.catalog = ShapeCatalog(definitions)
         self.bindings = RequiredBindings()
 
-    def validate(self, resource: Any, path: str | None = None) -> Walk:
+    def validate(self, resource: Any, path: str | None = None,
+                 structure: StructureDefinition | None = None) -> Walk:
+        """Walk `resource` against its type, or against `structure` (a profile of that type)."""
         walk = Walk(root=resource if isinstance(resource, dict) else {})
-        self._resource(resource, path, walk)
+        self._resource(resource, path, walk, structure)
         return walk
 
-    def _resource(self, resource: Any, path: str | None, walk: Walk) -> None:
+    def _resource(self, resource: Any, path: str | None, walk: Walk,
+                  profile: StructureDefinition | None = None) -> None:
         if not isinstance(resource, dict):
             walk.issues.append(Issue("structure", "A resource must be a JSON object", path))
             return
@@ -45,7 +48,7 @@ class StructureValidator:
         if resource_id is not None and not (isinstance(resource_id, str) and _ID.match(resource_id)):
             walk.issues.append(Issue("value", f"{resource_id!r} is not a valid id (1-64 of A-Z a-z 0-9 - .)",
                                 f"{root}.id"))
-        structure = self.definitions.types[resource_type]
+        structure = profile or self.definitions.types[resource_type]
         enclosing, walk.resource = walk.resource, resource
         self._object(resource, structure, resource_type, root, walk, is_resource=True)
         walk.resource = enclosing
@@ -121,12 +124,14 @@ class StructureValidator:
             self._resource(value, path, walk)
         elif type_code.startswith("System.") or self.catalog.is_primitive(type_code):
             self._primitive(value, type_code, path, walk)
-        else:
-            datatype = self.definitions.types.get(type_code)
-            if datatype is not None and self._is_object(value, path, walk):
+        elif self._is_object(value, path, walk):
+            if child.structure.children(child.path):
+                # A profile that constrains inside a data type lists its children itself.
+                self._object(value, child.structure, child.path, path, walk)
+            elif (datatype := self.definitions.types.get(type_code)) is not None:
                 self._object(value, datatype, type_code, path, walk)
-                if type_code == "Reference":
-                    self._reference(value, child, path, walk)
+            if type_code == "Reference":
+                self._reference(value, child, path, walk)
 
     def _is_object(self, value: Any, path: str, walk: Walk) -> bool:
         if not isinstance(value, dict):
