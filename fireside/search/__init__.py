@@ -1,6 +1,15 @@
-"""FHIR search: parameters compiled to SQL over the index tables."""
+"""FHIR search: parameters parsed into a `SearchRequest`, compiled to one SQL query over the
+resource table and the index tables that `fireside.store.indexing` writes."""
 
-from fireside.search.engine import SearchEngine, SearchResult
-from fireside.search.parameters import SearchRequest, parse_search
+from fireside.search.engine import CompiledSearch, SearchEngine, SearchResult
+from fireside.search.request import Criterion, SearchRequest, parse_conditional_url, parse_search
 
-__all__ = ["SearchEngine", "SearchRequest", "SearchResult", "parse_search"]
+__all__ = [
+    "CompiledSearch",
+    "Criterion",
+    "SearchEngine",
+    "SearchRequest",
+    "SearchResult",
+    "parse_conditional_url",
+    "parse_search",
+]

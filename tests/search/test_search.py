@@ -14,7 +14,7 @@ def ids(bundle: dict[str, Any]) -> set[str]:
 
 @pytest.fixture
 def people(fhir: httpx.Client) -> httpx.Client:
-    patients = [
+    patients: list[dict[str, Any]] = [
         {"id": "ana", "name": [{"family": "Álvarez", "given": ["Ana"]}], "gender": "female", "birthDate": "1980-05-17",
          "identifier": [{"system": "http://mrn", "value": "1001"}], "active": True},
         {"id": "bob", "name": [{"family": "Alvarado", "given": ["Bob"]}], "gender": "male", "birthDate": "1980",

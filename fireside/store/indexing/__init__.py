@@ -1,14 +1,22 @@
-"""Search parameter values extracted on write into the index tables."""
+"""Search parameter values extracted on write into the index tables (migration 0002)."""
 
-from fireside.store.indexing.dates import date_range
+from fireside.store.indexing.dates import LATEST, date_range
 from fireside.store.indexing.indexer import SearchIndexer
-from fireside.store.indexing.registry import IndexedParameter, SearchParameterRegistry
-from fireside.store.indexing.values import normalize_string, split_reference
+from fireside.store.indexing.references import split_reference
+from fireside.store.indexing.registry import IndexedParameter, SearchParameterRegistry, TypeParameters
+from fireside.store.indexing.tables import INDEX_TABLES, INDEXED_TEXT_LIMIT, IndexTable, cut
+from fireside.store.indexing.text_values import normalize_string
 
 __all__ = [
+    "INDEXED_TEXT_LIMIT",
+    "INDEX_TABLES",
+    "LATEST",
+    "IndexTable",
     "IndexedParameter",
     "SearchIndexer",
     "SearchParameterRegistry",
+    "TypeParameters",
+    "cut",
     "date_range",
     "normalize_string",
     "split_reference",

@@ -1,55 +1,256 @@
-"""Which search parameters apply to each resource type, with their compiled extractors."""
+"""Which search parameters each resource type has, and how each one's values are found.
+
+Built from the R4 SearchParameter definitions: a parameter applies to a type when its base names
+the type (or Resource / DomainResource), and only the union parts of its expression rooted at
+that type are compiled. Each expression is compiled once, per type.
+
+Some parameters hold exactly the values of others and are not stored twice (fewer rows to
+write on every ingest): Observation `combo-code` is the union of `code` and `component-code`,
+and `patient` is `subject` restricted to Patient targets. Search reads the rows of the
+parameters they derive from (`rows_in`, `target_type`).
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from fireside.fhir import FhirDefinitions
 from fireside.fhir.definitions import SearchParameterDefinition
-from fireside.store.indexing.expressions import Extractor, compile_expression
+from fireside.store.indexing.expressions import (
+    Path,
+    Root,
+    UnsupportedExpression,
+    WhereResolveIs,
+    parse_expression,
+    split_union,
+)
+from fireside.store.indexing.fallback import interpret
+from fireside.store.indexing.navigation import UNKNOWN_TYPE, compile_path
+from fireside.store.indexing.tables import TABLE_OF_TYPE, IndexTable
+from fireside.store.indexing.values import Row, RowsOf, rows_of, sniff_rows_of
 
 log = logging.getLogger(__name__)
 
-# Parameter types with an index table. composite and special (near) come with full search.
-INDEXED_TYPES = frozenset({"token", "string", "reference", "date", "number", "quantity", "uri"})
+Extractor = Callable[[dict[str, Any]], list[Row]]
 
-# Served from the resource table itself, not from index rows.
-RESOURCE_COLUMNS = frozenset({"_id", "_lastUpdated"})
+# Served by columns of the resource table, not by index rows.
+RESOURCE_COLUMNS = {"_id": "id", "_lastUpdated": "last_updated"}
+_NONE: list[Row] = []
 
 
 @dataclass(frozen=True)
 class IndexedParameter:
+    """A search parameter of one resource type that search can answer."""
+
     code: str
     type: str
-    extract: Extractor
     definition: SearchParameterDefinition
+    # The index table, or None for a parameter served by the resource table (`resource_column`).
+    table: IndexTable | None
+    # The `parameter` values of the index rows that hold this parameter's values.
+    rows_in: tuple[str, ...] = ()
+    # Reference rows count only when they point at this type (`patient` read from `subject` rows).
+    target_type: str | None = None
+    # How to find the values in a resource; None when they are read from other parameters' rows.
+    extract: Extractor | None = None
+    resource_column: str | None = None
+
+
+@dataclass
+class TypeParameters:
+    """Everything about one resource type's search parameters, compiled."""
+
+    searchable: dict[str, IndexedParameter] = field(default_factory=dict)
+    # Known parameters that search cannot answer yet (composite, special, no expression).
+    unsupported: dict[str, SearchParameterDefinition] = field(default_factory=dict)
+    # What the indexer extracts: (parameter code, table, extractor).
+    stored: tuple[tuple[str, IndexTable, Extractor], ...] = ()
 
 
 class SearchParameterRegistry:
-    """Built lazily per type: compiling all 1,378 R4 expressions up front would slow start-up."""
+    """Every resource type's parameters, compiled at construction (0.1 s for all of R4), so
+    that what is not supported is reported once, at start-up."""
 
-    def __init__(self, definitions: FhirDefinitions) -> None:
+    def __init__(self, definitions: FhirDefinitions, compile_now: bool = True) -> None:
         self.definitions = definitions
-        self._by_type: dict[str, dict[str, IndexedParameter]] = {}
+        self._by_type: dict[str, TypeParameters] = {}
+        if compile_now:
+            self.compile_all()
+
+    def of_type(self, resource_type: str) -> TypeParameters:
+        compiled = self._by_type.get(resource_type)
+        if compiled is None:
+            compiled = self._by_type[resource_type] = _compile_type(self.definitions, resource_type)
+        return compiled
 
     def for_type(self, resource_type: str) -> dict[str, IndexedParameter]:
-        if resource_type not in self._by_type:
-            self._by_type[resource_type] = self._compile(resource_type)
-        return self._by_type[resource_type]
+        return self.of_type(resource_type).searchable
 
     def parameter(self, resource_type: str, code: str) -> IndexedParameter | None:
-        return self.for_type(resource_type).get(code)
+        return self.of_type(resource_type).searchable.get(code)
 
-    def _compile(self, resource_type: str) -> dict[str, IndexedParameter]:
-        found: dict[str, IndexedParameter] = {}
-        for definition in self.definitions.search_parameters_for(resource_type):
-            if definition.code in RESOURCE_COLUMNS or not definition.expression:
-                continue
-            if definition.type not in INDEXED_TYPES:
-                log.debug("search parameter %s (%s) is not indexed yet", definition.code, definition.type)
-                continue
-            extract = compile_expression(definition.expression, resource_type)
-            if extract is not None:
-                found[definition.code] = IndexedParameter(definition.code, definition.type, extract, definition)
-        return found
+    def compile_all(self) -> None:
+        """Compile every resource type now (at start-up) and warn once about what is skipped."""
+        skipped: set[str] = set()
+        for resource_type in self.definitions.resource_types:
+            skipped.update(f"{code} ({d.type})" for code, d in self.of_type(resource_type).unsupported.items())
+        if skipped:
+            log.warning("search parameters not supported yet: %s", ", ".join(sorted(skipped)))
+
+
+def _compile_type(definitions: FhirDefinitions, resource_type: str) -> TypeParameters:
+    compiled = TypeParameters()
+    candidates: list[tuple[SearchParameterDefinition, list[Path] | None]] = []
+    for definition in definitions.search_parameters_for(resource_type):
+        if definition.code in RESOURCE_COLUMNS:
+            compiled.searchable[definition.code] = IndexedParameter(
+                definition.code, definition.type, definition, None,
+                resource_column=RESOURCE_COLUMNS[definition.code])
+        elif definition.type not in TABLE_OF_TYPE or not definition.expression:
+            compiled.unsupported[definition.code] = definition
+        else:
+            candidates.append((definition, _paths_for(definition.expression, resource_type)))
+    stored_keys: dict[tuple[str, frozenset[Path]], str] = {}
+    stored: list[tuple[str, IndexTable, Extractor]] = []
+    for definition, paths in sorted(candidates, key=_derivation_order):
+        table = TABLE_OF_TYPE[definition.type]
+        derived = _derived(definition, paths, stored_keys) if paths is not None else None
+        if derived is not None:
+            compiled.searchable[definition.code] = derived
+            continue
+        extract = _extractor(definitions, definition, resource_type)
+        if extract is None:
+            continue
+        if paths is not None:
+            stored_keys[(definition.type, _key(paths))] = definition.code
+        compiled.searchable[definition.code] = IndexedParameter(
+            definition.code, definition.type, definition, table, (definition.code,), extract=extract)
+        stored.append((definition.code, table, extract))
+    compiled.stored = tuple(stored)
+    return compiled
+
+
+def _paths_for(expression: str, resource_type: str) -> list[Path] | None:
+    """The parsed paths of `expression` that apply to `resource_type`; None if any does not parse."""
+    paths: list[Path] = []
+    for part in _parts_for(expression, resource_type):
+        try:
+            paths.extend(parse_expression(part))
+        except UnsupportedExpression:
+            return None
+    return paths
+
+
+def _parts_for(expression: str, resource_type: str) -> list[str]:
+    """The union parts of `expression` rooted at `resource_type`. A part that starts with an
+    element name instead of a type (InsurancePlan-name is `name | alias`) is read as rooted at
+    the parameter's own type."""
+    parts: list[str] = []
+    for part in split_union(expression):
+        root = part.lstrip("( ").split(".", 1)[0].split(" ", 1)[0]
+        if root[:1].islower():
+            parts.append(f"{resource_type}.{part}")
+        elif root in (resource_type, "Resource", "DomainResource"):
+            parts.append(part)
+    return parts
+
+
+def _key(paths: list[Path]) -> frozenset[Path]:
+    """Paths compared without their root's spelling (`Resource.meta` is `Patient.meta` here)."""
+    return frozenset((Root("*"), *path[1:]) for path in paths)
+
+
+def _derivation_order(candidate: tuple[SearchParameterDefinition, list[Path] | None]) -> tuple[int, int, str]:
+    """Fewer paths first, and plain paths before `where(resolve() is T)` ones, so that what a
+    parameter can be derived from is stored before it."""
+    definition, paths = candidate
+    if paths is None:
+        return (2, 0, definition.code)
+    if len(paths) == 1:
+        return (1 if isinstance(paths[0][-1], WhereResolveIs) else 0, 1, definition.code)
+    return (2, len(paths), definition.code)
+
+
+def _derived(
+    definition: SearchParameterDefinition, paths: list[Path], stored_keys: dict[tuple[str, frozenset[Path]], str]
+) -> IndexedParameter | None:
+    table = TABLE_OF_TYPE[definition.type]
+    same = stored_keys.get((definition.type, _key(paths)))
+    if same is not None:
+        return IndexedParameter(definition.code, definition.type, definition, table, (same,))
+    if len(paths) == 1 and isinstance(paths[0][-1], WhereResolveIs) and definition.type == "reference":
+        base = stored_keys.get((definition.type, _key([paths[0][:-1]])))
+        if base is not None:
+            return IndexedParameter(definition.code, definition.type, definition, table, (base,),
+                                    target_type=paths[0][-1].type_name)
+    if len(paths) > 1:
+        # A union of stored parameters: the stored ones whose paths are all in this one's, if
+        # together they have every path of it.
+        wanted = _key(paths)
+        covering = [(key, code) for (kind, key), code in stored_keys.items()
+                    if kind == definition.type and key <= wanted]
+        if covering and frozenset().union(*(key for key, _ in covering)) == wanted:
+            codes = tuple(sorted({code for _, code in covering}))
+            return IndexedParameter(definition.code, definition.type, definition, table, codes)
+    return None
+
+
+def _extractor(
+    definitions: FhirDefinitions, definition: SearchParameterDefinition, resource_type: str
+) -> Extractor | None:
+    assert definition.expression is not None
+    pairs: list[tuple[Callable[[dict[str, Any]], list[Any]], RowsOf]] = []
+    for part in _parts_for(definition.expression, resource_type):
+        pairs.extend(_compiled_part(definitions, definition, resource_type, part))
+    if not pairs:
+        return None
+    return _combine(pairs)
+
+
+def _compiled_part(
+    definitions: FhirDefinitions, definition: SearchParameterDefinition, resource_type: str, part: str
+) -> list[tuple[Callable[[dict[str, Any]], list[Any]], RowsOf]]:
+    try:
+        branches = [b for path in parse_expression(part) for b in compile_path(definitions, resource_type, path)]
+    except UnsupportedExpression as reason:
+        log.debug("%s %s: %r is interpreted (%s)", resource_type, definition.code, part, reason)
+        interpreter = interpret(part)
+        return [(interpreter, sniff_rows_of(definition.type))] if interpreter else []
+    pairs: list[tuple[Callable[[dict[str, Any]], list[Any]], RowsOf]] = []
+    for branch in branches:
+        rows = rows_of(definition.type, branch.type_code)
+        if rows is None and branch.type_code == UNKNOWN_TYPE:
+            rows = sniff_rows_of(definition.type)
+        if rows is None:
+            log.debug("%s %s: %s values are not indexed as %s", resource_type, definition.code,
+                      branch.type_code, definition.type)
+            continue
+        pairs.append((branch.navigate, rows))
+    return pairs
+
+
+def _combine(pairs: list[tuple[Callable[[dict[str, Any]], list[Any]], RowsOf]]) -> Extractor:
+    if len(pairs) == 1:
+        navigate, rows_of_value = pairs[0]
+
+        def extract_one(resource: dict[str, Any]) -> list[Row]:
+            nodes = navigate(resource)
+            if not nodes:
+                return _NONE
+            if len(nodes) == 1:
+                return rows_of_value(nodes[0])
+            return [row for node in nodes for row in rows_of_value(node)]
+
+        return extract_one
+
+    def extract(resource: dict[str, Any]) -> list[Row]:
+        rows: list[Row] = []
+        for navigate, rows_of_value in pairs:
+            for node in navigate(resource):
+                rows.extend(rows_of_value(node))
+        return rows
+
+    return extract
