@@ -23,3 +23,11 @@ def test_capability_statement_parses_strictly(server: RunningServer) -> None:
 
 def test_error_outcome_parses_strictly(fhir: httpx.Client) -> None:
     OperationOutcome(fhir.get("/Patient/missing").json(), strict=True)
+
+
+def test_capability_statement_lists_only_search_parameters_search_can_answer(server: RunningServer) -> None:
+    statement = httpx.get(server.fhir_url + "/metadata").json()
+    observation = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Observation")
+    names = {p["name"] for p in observation["searchParam"]}
+    assert {"code", "subject", "date", "value-quantity", "_id", "_lastUpdated"} <= names
+    assert "code-value-quantity" not in names  # composite: not supported yet

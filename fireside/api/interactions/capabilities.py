@@ -28,8 +28,9 @@ def _build_static_statement(services: Services) -> dict[str, Any]:
     conditional = {i.code for i in INTERACTIONS if i.conditional}
     search_parameters = {
         resource_type: [
-            {"name": p.code, "definition": p.url, "type": p.type}
-            for p in services.definitions.search_parameters_for(resource_type)
+            # Only what search can answer: composite and special parameters are left out.
+            {"name": p.code, "definition": p.definition.url, "type": p.type}
+            for p in sorted(services.search.registry.for_type(resource_type).values(), key=lambda p: p.code)
         ]
         for resource_type in services.definitions.resource_types
     }
