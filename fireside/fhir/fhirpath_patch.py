@@ -30,6 +30,7 @@ from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
 from fireside.fhir.definitions import ElementDefinition, FhirDefinitions, StructureDefinition
 from fireside.fhir.errors import FhirError, invalid
+from fireside.fhir.fhirpath import fhirpath_options
 
 Step = str | int
 Location = tuple[Step, ...]
@@ -318,7 +319,7 @@ class _Patcher:
                           f"{self.operation.where}.part[path]")
         variables = {"resource": self.root, "rootResource": self.root}
         try:
-            results = fhirpathpy.evaluate(self.root, path, variables, _R4_MODEL, {"returnRawData": True})
+            results = fhirpathpy.evaluate(self.root, path, variables, _R4_MODEL, fhirpath_options(returnRawData=True))
         # fhirpathpy signals evaluation errors (an unknown function, a type clash) as bare Exceptions.
         except Exception as error:
             raise self._cannot(f"{path!r} could not be evaluated: {error}") from None

@@ -90,3 +90,11 @@ def test_an_unknown_profile_is_reported_but_not_an_error(validator: Validator) -
 def test_validate_operation_checks_the_requested_profile(validator: Validator) -> None:
     issues = validator.validate(OBSERVATION, profiles=[HEART_RATE])
     assert any(i.severity == "error" for i in issues)
+
+
+def test_invariants_that_trace_print_nothing(validator: Validator, capsys: pytest.CaptureFixture[str]) -> None:
+    # que-1 calls trace(); fhirpathpy would print the traced content (PHI) to stdout.
+    questionnaire = {"resourceType": "Questionnaire", "status": "draft",
+                     "item": [{"linkId": "1", "type": "display", "text": "Secret Patient Name"}]}
+    validator.validate(questionnaire)
+    assert capsys.readouterr().out == ""

@@ -14,6 +14,7 @@ from typing import Any
 
 from fireside.fhir.definitions import Constraint
 from fireside.fhir.errors import Issue
+from fireside.fhir.fhirpath import fhirpath_options
 from fireside.fhir.validation.walk import InvariantCheck
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class InvariantEvaluator:
             # carries extensions and no value, where it is the more lenient reading.
             source = expression.replace("hasValue()", "exists()")
             try:
-                self._compiled[expression] = fhirpathpy.compile(source, self._model)
+                self._compiled[expression] = fhirpathpy.compile(source, self._model, fhirpath_options())
             except Exception:
                 log.warning("invariant expression %r cannot be compiled; it is not enforced", expression)
                 self._compiled[expression] = None

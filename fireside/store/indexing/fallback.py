@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from fireside.fhir.fhirpath import fhirpath_options
+
 log = logging.getLogger(__name__)
 
 Interpreter = Callable[[dict[str, Any]], list[Any]]
@@ -32,7 +34,7 @@ def interpret(expression: str) -> Interpreter | None:
     from fhirpathpy.models import models
 
     try:
-        compiled = fhirpathpy.compile(without_resolve(expression), models["r4"])
+        compiled = fhirpathpy.compile(without_resolve(expression), models["r4"], fhirpath_options())
     except Exception:  # fhirpathpy raises bare Exceptions from its ANTLR parser
         log.warning("search expression %r cannot be compiled; its values are not indexed", expression)
         return None
