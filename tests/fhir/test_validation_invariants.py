@@ -98,3 +98,25 @@ def test_invariants_that_trace_print_nothing(validator: Validator, capsys: pytes
                      "item": [{"linkId": "1", "type": "display", "text": "Secret Patient Name"}]}
     validator.validate(questionnaire)
     assert capsys.readouterr().out == ""
+
+
+def narrative(div: str) -> dict[str, object]:
+    return {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
+
+
+def test_a_plain_narrative_is_valid(validator: Validator) -> None:
+    div = '<div xmlns="http://www.w3.org/1999/xhtml"><p>Peter <b>Chalmers</b></p><a href="#x">x</a></div>'
+    assert validator.validate(narrative(div)) == []
+
+
+def test_scripts_and_event_handlers_in_narratives_are_refused(validator: Validator) -> None:
+    for div in ('<div xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script>x</div>',
+                '<div xmlns="http://www.w3.org/1999/xhtml"><img src="x" onerror="alert(1)"/>x</div>',
+                '<div xmlns="http://www.w3.org/1999/xhtml"><a href="javascript:alert(1)">x</a></div>'):
+        assert keys(validator, narrative(div)) == {("txt-1", "Patient.text.div")}, div
+
+
+def test_a_narrative_needs_the_xhtml_div_and_content(validator: Validator) -> None:
+    assert ("txt-1", "Patient.text.div") in keys(validator, narrative("<p>x</p>"))
+    assert keys(validator, narrative('<div xmlns="http://www.w3.org/1999/xhtml">  </div>')) == {
+        ("txt-2", "Patient.text.div")}

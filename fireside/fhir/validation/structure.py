@@ -11,6 +11,7 @@ from typing import Any
 from fireside.fhir.definitions import FhirDefinitions, StructureDefinition
 from fireside.fhir.errors import Issue
 from fireside.fhir.validation.bindings import RequiredBindings
+from fireside.fhir.validation.narrative import narrative_issues
 from fireside.fhir.validation.shapes import INLINE_TYPES, Child, ShapeCatalog
 from fireside.fhir.validation.walk import InvariantCheck, Walk
 
@@ -158,6 +159,8 @@ class StructureValidator:
             walk.issues.append(Issue("value", f"Expected a string ({name}), got {_shown(value)}", path))
         elif not value.strip():
             walk.issues.append(Issue("value", "Strings may not be empty or only whitespace", path))
+        elif name == "xhtml":
+            walk.issues.extend(narrative_issues(value, path))
         else:
             regex = self.catalog.primitive_regex(type_code)
             if regex is not None and not regex.fullmatch(value):
