@@ -120,3 +120,9 @@ def test_a_narrative_needs_the_xhtml_div_and_content(validator: Validator) -> No
     assert ("txt-1", "Patient.text.div") in keys(validator, narrative("<p>x</p>"))
     assert keys(validator, narrative('<div xmlns="http://www.w3.org/1999/xhtml">  </div>')) == {
         ("txt-2", "Patient.text.div")}
+
+
+def test_invariants_see_the_resource_as_percent_resource(validator: Validator) -> None:
+    code = {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]}
+    observation = {**OBSERVATION, "code": code, "valueString": "x", "component": [{"code": code}]}
+    assert keys(validator, observation) == {("obs-7", "Observation")}

@@ -5,53 +5,84 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fireside.fhir.definitions import FhirDefinitions
+from fireside.fhir.definitions import FhirDefinitions, StructureDefinition
 from fireside.fhir.errors import Issue
+from fireside.fhir.validation.bindings import RequiredBindings
 from fireside.fhir.validation.invariants import InvariantEvaluator
+from fireside.fhir.validation.profiles import ProfileRegistry
 from fireside.fhir.validation.structure import StructureValidator
 
 
 class Validator:
-    """Structure, required bindings and the spec's invariants against the resource's type, then
-    the same against each loaded profile named in `profiles` or in `meta.profile`."""
+    """Checks a resource against the R4 definitions: its type's structure, required bindings and
+    invariants, then the same against each profile requested or claimed in `meta.profile` that is
+    known (the spec's own, or one given to `register_profile`). Returns every issue found; errors
+    have severity "error", and the caller decides whether to refuse the resource."""
 
     def __init__(self, definitions: FhirDefinitions) -> None:
         self.definitions = definitions
-        self.structure = StructureValidator(definitions)
+        self.profiles = ProfileRegistry(definitions)
+        self.bindings = RequiredBindings()
+        self.structure = StructureValidator(definitions, self.profiles, self.bindings)
         self.invariants = InvariantEvaluator()
 
+    def register_profile(self, structure_definition: dict[str, Any]) -> StructureDefinition:
+        """Make a profile or extension definition (FHIR JSON, with a snapshot or a differential)
+        available to `validate` and to `meta.profile`. Raises FhirError if it cannot be used."""
+        structure = self.profiles.register(structure_definition)
+        # The structural caches key on element identity; a new profile (or a new version of one)
+        # changes what other structures resolve to, and registering is rare, so start afresh.
+        self.structure = StructureValidator(self.definitions, self.profiles, self.bindings)
+        return structure
+
     def validate(self, resource: dict[str, Any], profiles: Sequence[str] = ()) -> list[Issue]:
-        issues = self._walk(resource, None)
-        if any(issue.severity == "error" for issue in issues):
+        issues = self._pass(resource, None)
+        if not isinstance(resource, dict):
             return issues
+        seen = {_identity(issue) for issue in issues}
+        requested = {url.split("|", 1)[0] for url in profiles}
         for url in _profile_urls(resource, profiles):
-            issues += self._check_profile(resource, url)
+            issues += self._profile_pass(resource, url, url in requested, seen)
         return issues
 
-    def _walk(self, resource: dict[str, Any], profile_url: str | None) -> list[Issue]:
-        structure = self.definitions.profile(profile_url) if profile_url else None
-        walk = self.structure.validate(resource, structure=structure)
+    def _pass(self, resource: dict[str, Any], structure: StructureDefinition | None) -> list[Issue]:
+        walk = self.structure.walk(resource, structure)
         if walk.has_errors:
             # Invariants over malformed content only add noise to the structural errors.
             return walk.issues
         return walk.issues + self.invariants.evaluate(walk.checks)
 
-    def _check_profile(self, resource: dict[str, Any], url: str) -> list[Issue]:
-        profile = self.definitions.profile(url)
+    def _profile_pass(self, resource: dict[str, Any], url: str, requested: bool,
+                      seen: set[tuple[str, str | None, str]]) -> list[Issue]:
+        """The issues the profile adds to those already `seen` (which it updates)."""
+        resource_type = resource.get("resourceType")
+        where = f"{resource_type}.meta.profile"
+        profile = self.profiles.lookup(url)
         if profile is None:
-            return [Issue("not-supported", f"Profile {url} is not loaded on this server; not checked",
-                          f"{resource.get('resourceType')}.meta.profile", severity="information")]
-        if profile.type != resource.get("resourceType"):
-            return [Issue("invalid", f"Profile {url} is for {profile.type}, not {resource.get('resourceType')}",
-                          f"{resource.get('resourceType')}.meta.profile")]
-        return [
-            Issue(issue.code, f"Profile {profile.name}: {issue.diagnostics}", issue.expression, issue.severity)
-            for issue in self._walk(resource, url)
-        ]
+            if requested:
+                return [Issue("not-supported", f"Profile {url} is not known to this server", where)]
+            return [Issue("not-supported", f"Profile {url} is not known to this server; not checked", where,
+                          severity="information")]
+        if profile.type != resource_type:
+            return [Issue("invalid", f"Profile {url} is for {profile.type}, not {resource_type}", where)]
+        if profile.derivation != "constraint":
+            return []  # the core type itself, already checked
+        added = []
+        for issue in self._pass(resource, profile):
+            if _identity(issue) not in seen:
+                seen.add(_identity(issue))
+                added.append(Issue(issue.code, f"{issue.diagnostics} (profile {profile.url})", issue.expression,
+                                   issue.severity))
+        return added
+
+
+def _identity(issue: Issue) -> tuple[str, str | None, str]:
+    return issue.code, issue.expression, issue.diagnostics
 
 
 def _profile_urls(resource: dict[str, Any], requested: Sequence[str]) -> list[str]:
     meta = resource.get("meta")
     declared = meta.get("profile") if isinstance(meta, dict) else None
-    urls = list(requested) + [u for u in declared or [] if isinstance(u, str)]
-    return list(dict.fromkeys(u.split("|")[0] for u in urls))
+    claimed = [url for url in declared if isinstance(url, str)] if isinstance(declared, list) else []
+    urls = list(requested) + claimed
+    return list(dict.fromkeys(url.split("|", 1)[0] for url in urls))
