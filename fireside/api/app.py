@@ -45,15 +45,22 @@ async def healthcheck(request: Request) -> Response:
     return JSONResponse({"ok": True, "postgres": True})
 
 
-async def openid_configuration(request: Request) -> Response:
+def _endpoints(request: Request) -> dict[str, Any]:
+    """What both discovery documents say about where to get and check tokens."""
     services: Services = request.app.state.services
     base = services.settings.public_url or str(request.base_url).rstrip("/")
-    return JSONResponse({
+    return {
         "issuer": services.tokens.issuer,
         "token_endpoint": f"{base}/oauth2/token",
         "jwks_uri": f"{base}/oauth2/jwks",
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    }
+
+
+async def openid_configuration(request: Request) -> Response:
+    return JSONResponse({
+        **_endpoints(request),
         "id_token_signing_alg_values_supported": ["ES256"],
         "response_types_supported": ["token"],
         "subject_types_supported": ["public"],
@@ -61,14 +68,8 @@ async def openid_configuration(request: Request) -> Response:
 
 
 async def smart_configuration(request: Request) -> Response:
-    services: Services = request.app.state.services
-    base = services.settings.public_url or str(request.base_url).rstrip("/")
     return JSONResponse({
-        "issuer": services.tokens.issuer,
-        "jwks_uri": f"{base}/oauth2/jwks",
-        "token_endpoint": f"{base}/oauth2/token",
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        **_endpoints(request),
         "scopes_supported": ["system/*.*"],
         "capabilities": ["client-confidential-symmetric"],
     })

@@ -6,6 +6,7 @@ The same handlers serve HTTP requests and the entries of batch and transaction B
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,14 @@ class FhirRequest:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def preference(self, name: str) -> str | None:
+        """One preference of the Prefer header (RFC 7240: `return=minimal, handling=strict`)."""
+        for part in re.split(r"[,;]", self.header("prefer") or ""):
+            key, _, value = part.strip().partition("=")
+            if key.strip().lower() == name:
+                return value.strip().strip('"')
+        return None
 
     def param(self, name: str) -> str | None:
         return next((value for key, value in self.query if key == name), None)
@@ -122,7 +131,7 @@ def resource_response(stored: StoredResource, status: int = 200) -> FhirResponse
 def written_response(request: FhirRequest, stored: StoredResource, status: int) -> FhirResponse:
     """The answer to a create or update, shaped by `Prefer: return=...` (default representation)."""
     headers = version_headers(stored) | {"Location": location(request, stored)}
-    prefer = _preferred_return(request)
+    prefer = request.preference("return") or "representation"
     if prefer == "minimal":
         return FhirResponse(status=status, headers=headers, stored=stored)
     if prefer == "OperationOutcome":
@@ -135,13 +144,14 @@ def written_response(request: FhirRequest, stored: StoredResource, status: int) 
     return FhirResponse(status=status, raw=stored.content, headers=headers, stored=stored)
 
 
-def _preferred_return(request: FhirRequest) -> str:
-    prefer = request.header("prefer") or ""
-    for part in prefer.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key.strip().lower() == "return":
-            return value.strip().strip('"')
-    return "representation"
+async def read_current(
+    request: FhirRequest, services: Services, resource_type: str, resource_id: str
+) -> StoredResource | None:
+    """The current version (deletion markers included): through the Bundle's unit of work when
+    inside a transaction, so entries see each other's staged writes, else from the store."""
+    if request.unit is not None:
+        return await request.unit.read(resource_type, resource_id, lock=False)
+    return await services.store.read(request.ctx, resource_type, resource_id)
 
 
 @asynccontextmanager

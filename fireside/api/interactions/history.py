@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from fireside.api.context import FhirRequest, FhirResponse
+from fireside.api.context import FhirRequest, FhirResponse, read_current
 from fireside.api.services import Services
 from fireside.fhir.errors import FhirError, invalid
 from fireside.store import HistoryCursor, Period, StoredResource, count_history, format_instant, read_history
@@ -151,11 +151,7 @@ def _zone(text: str | None) -> timezone:
 
 async def _check_known(request: FhirRequest, services: Services, resource_type: str, resource_id: str) -> None:
     """404 for a resource this project never had; a deleted one still has a history."""
-    if request.unit is not None:
-        current = await request.unit.read(resource_type, resource_id, lock=False)
-    else:
-        current = await services.store.read(request.ctx, resource_type, resource_id)
-    if current is None:
+    if await read_current(request, services, resource_type, resource_id) is None:
         raise FhirError.single("not-found", f"{resource_type}/{resource_id} is not known")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 
-from fireside.api.context import FhirRequest, FhirResponse, parse_version_etag, resource_response
+from fireside.api.context import FhirRequest, FhirResponse, parse_version_etag, read_current, resource_response
 from fireside.api.services import Services
 from fireside.fhir.errors import FhirError
 from fireside.store import StoredResource
@@ -22,10 +22,7 @@ async def current_version(
     request: FhirRequest, services: Services, resource_type: str, resource_id: str
 ) -> StoredResource:
     """The live version, or 404 (never existed in this project) / 410 (deleted)."""
-    if request.unit is not None:
-        stored = await request.unit.read(resource_type, resource_id, lock=False)
-    else:
-        stored = await services.store.read(request.ctx, resource_type, resource_id)
+    stored = await read_current(request, services, resource_type, resource_id)
     if stored is None:
         raise FhirError.single("not-found", f"{resource_type}/{resource_id} is not known")
     if stored.deleted:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
+
 from fireside.api.context import FhirRequest, FhirResponse
 from fireside.api.services import Services
 from fireside.search import SearchResult
@@ -16,7 +18,7 @@ async def search_type(request: FhirRequest, services: Services) -> FhirResponse:
     params = list(request.query)
     if request.method == "POST" and request.body:
         params += parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
-    strict = "handling=strict" in (request.header("prefer") or "").replace(" ", "")
+    strict = request.preference("handling") == "strict"
     result = await services.search.search(request.ctx, request.resource_type, params,
                                           base_url=request.base_url, strict=strict,
                                           conn=request.unit.conn if request.unit else None)
@@ -36,9 +38,11 @@ def searchset(request: FhirRequest, result: SearchResult, params: list[tuple[str
     entries: list[dict[str, Any]] = []
     if result.request.summary != "count":
         entries = [
-            {"fullUrl": f"{request.base_url}/{stored.reference}", "resource": stored.resource(),
+            # The stored JSON goes in as it is: parsing it only to encode it again doubled the cost.
+            {"fullUrl": f"{request.base_url}/{stored.reference}", "resource": orjson.Fragment(stored.content),
              "search": {"mode": "match"}}
             for stored in result.resources
+            if stored.content is not None  # search never returns deletions; this tells mypy so
         ]
     if result.ignored:
         entries.append({"resource": {"resourceType": "OperationOutcome", "issue": [
