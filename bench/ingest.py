@@ -65,32 +65,48 @@ def free_port() -> int:
 
 
 @contextmanager
-def own_server(workers: int) -> Iterator[tuple[str, dict[str, str]]]:
-    """A `fireside serve` process on a fresh data dir, and a client's credentials for it."""
-    fireside = str(Path(sys.executable).parent / "fireside")
-    with tempfile.TemporaryDirectory(prefix="fireside-bench-") as data_dir:
-        port = free_port()
-        env = {**os.environ, "FIRESIDE_DATA_DIR": data_dir}
-        command = [fireside, "--log-level", "warning", "serve", "--port", str(port), "--workers", str(workers)]
-        process = subprocess.Popen(command, env=env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/healthcheck", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the server did not start")
-                time.sleep(0.2)
-            output = subprocess.run([fireside, "client", "create", "--name", "bench"], env=env,
+def own_server(
+    workers: int, data_dir: Path | None = None, database_url: str | None = None, client_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """A `fireside serve` process and a new client's credentials for it: on a fresh data dir
+    and embedded PostgreSQL unless `data_dir` (which holds the key that decrypts the signing
+    key) and `database_url` say otherwise."""
+    with tempfile.TemporaryDirectory(prefix="fireside-bench-") as scratch:
+        env = {**os.environ, "FIRESIDE_DATA_DIR": str(data_dir or scratch), **(extra_env or {})}
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        with _serving(env, workers) as base:
+            output = subprocess.run([_fireside(), "client", "create", "--name", "bench", *client_args], env=env,
                                     check=True, capture_output=True, text=True).stdout
             yield base, json.loads(output)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+
+
+def _fireside() -> str:
+    return str(Path(sys.executable).parent / "fireside")
+
+
+@contextmanager
+def _serving(env: dict[str, str], workers: int) -> Iterator[str]:
+    port = free_port()
+    command = [_fireside(), "--log-level", "warning", "serve", "--port", str(port), "--workers", str(workers)]
+    process = subprocess.Popen(command, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthcheck", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def token_for(base: str, credentials: dict[str, str]) -> str:
@@ -106,6 +122,23 @@ def load_bundles(folder: Path) -> tuple[bytes | None, list[bytes]]:
     patients = sorted(p for p in folder.glob("*.json") if p.name != "practitioners.json")
     return (practitioners.read_bytes() if practitioners.exists() else None,
             [p.read_bytes() for p in patients])
+
+
+def literal_practitioner_references(practitioners: bytes, created: dict[str, Any], bundles: list[bytes]) -> list[bytes]:
+    """The bundles with each conditional `Practitioner?identifier=` reference replaced by the id
+    the server gave that Practitioner: a server that writes no index rows cannot resolve them."""
+    replacements: dict[bytes, bytes] = {}
+    for entry, outcome in zip(json.loads(practitioners)["entry"], created["entry"], strict=True):
+        identifier = entry["resource"]["identifier"][0]
+        location = outcome["response"]["location"].split("/_history")[0]
+        search = f"Practitioner?identifier={identifier['system']}|{identifier['value']}"
+        replacements[json.dumps(search).encode()] = json.dumps(location.split("/fhir/R4/")[-1]).encode()
+    rewritten = []
+    for bundle in bundles:
+        for search, literal in replacements.items():
+            bundle = bundle.replace(search, literal)
+        rewritten.append(bundle)
+    return rewritten
 
 
 def count_entries(bundle: bytes) -> int:
@@ -187,6 +220,9 @@ async def run(base: str, credentials: dict[str, str], args: argparse.Namespace) 
             if practitioners:
                 async with http.post(fhir, data=practitioners) as response:
                     response.raise_for_status()
+                    created = json.loads(await response.read())
+                if args.no_index:
+                    bundles = literal_practitioner_references(practitioners, created, bundles)
             figures.append(await bench_ingest(http, fhir, bundles, args.clients, args.rounds))
         patient = json.dumps({"resourceType": "Patient", "name": [{"family": "Bench", "given": ["Ada"]}],
                               "gender": "female", "birthDate": "1970-01-01"}).encode()
@@ -221,7 +257,8 @@ def report(figures: list[Figure], args: argparse.Namespace) -> None:
         handle.write(json.dumps({
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()} {os.cpu_count()} cores",
-            "clients": args.clients, "workers": args.workers, "rounds": args.rounds, "seconds": args.seconds,
+            "clients": args.clients, "workers": args.workers, "indexing": not args.no_index,
+            "rounds": args.rounds, "seconds": args.seconds,
             "figures": [asdict(f) for f in figures],
         }) + "\n")
 
@@ -236,12 +273,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="duration of each create/read run")
     parser.add_argument("--bundles", type=Path, default=DEFAULT_BUNDLES)
     parser.add_argument("--workers", type=int, default=1, help="server processes when starting our own")
+    parser.add_argument("--no-index", action="store_true",
+                        help="our own server with FIRESIDE_SEARCH_INDEXING=off: what ingest costs without indexing")
     args = parser.parse_args()
     if args.url:
         credentials = {"client_id": args.client_id, "client_secret": args.client_secret}
         figures = asyncio.run(run(args.url.rstrip("/"), credentials, args))
     else:
-        with own_server(args.workers) as (base, credentials):
+        extra_env = {"FIRESIDE_SEARCH_INDEXING": "off"} if args.no_index else None
+        with own_server(args.workers, extra_env=extra_env) as (base, credentials):
             figures = asyncio.run(run(base, credentials, args))
     report(figures, args)
 

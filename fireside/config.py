@@ -31,13 +31,37 @@ class Settings:
     # Encrypts signing keys at rest. Every API process of one deployment must share it; without
     # the variable it is generated once into the data dir.
     secret_key: str | None = field(default_factory=lambda: os.environ.get("FIRESIDE_SECRET_KEY") or None)
+    # Benchmarks only (bench/ingest.py --no-index): off writes no search index rows, so search
+    # and conditional references find nothing. It measures what indexing costs ingest.
+    search_indexing: bool = field(
+        default_factory=lambda: os.environ.get("FIRESIDE_SEARCH_INDEXING", "on").lower() not in ("off", "0", "false"))
     pool_size: int = field(default_factory=lambda: _env_int("FIRESIDE_DB_POOL_SIZE", 10))
     default_page_size: int = 20
     max_page_size: int = 1000
+    # Where AuditEvents go (docs/audit.md): "store" (the caller's project, searchable), "log" (JSON
+    # lines on the `fireside.audit` logger) or "off".
+    audit: str = field(default_factory=lambda: os.environ.get("FIRESIDE_AUDIT", "store"))
+    # The store sink writes a batch when this many events wait or this long after the first.
+    audit_batch_size: int = 200
+    audit_flush_seconds: float = 0.1
+    # Token buckets on /oauth2/token and the sign-in form post: a burst, refilled per minute.
+    rate_limit_ip_burst: int = field(default_factory=lambda: _env_int("FIRESIDE_RATE_LIMIT_IP_BURST", 60))
+    rate_limit_ip_per_minute: int = field(default_factory=lambda: _env_int("FIRESIDE_RATE_LIMIT_IP_PER_MINUTE", 120))
+    rate_limit_client_burst: int = field(default_factory=lambda: _env_int("FIRESIDE_RATE_LIMIT_CLIENT_BURST", 120))
+    rate_limit_client_per_minute: int = field(
+        default_factory=lambda: _env_int("FIRESIDE_RATE_LIMIT_CLIENT_PER_MINUTE", 600))
+    # Lock-out: this many failed sign-ins for one email within the window lock it for lock_seconds.
+    lockout_failures: int = field(default_factory=lambda: _env_int("FIRESIDE_LOCKOUT_FAILURES", 10))
+    lockout_window_seconds: int = 15 * 60
+    lockout_seconds: int = field(default_factory=lambda: _env_int("FIRESIDE_LOCKOUT_SECONDS", 15 * 60))
+    # Serve HTTPS with this certificate chain and key (PEM files); see `fireside serve --tls-cert`.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        return (self.public_url or f"{scheme}://{self.host}:{self.port}").rstrip("/")
 
     @property
     def fhir_base_url(self) -> str:

@@ -122,11 +122,62 @@ FIRESIDE_TYPES: dict[str, list[tuple[str, str, str, str | None]]] = {
         ("redirectUri", "0..*", "uri", None),
         ("launchUri", "0..1", "uri", None),
         ("jwksUri", "0..1", "uri", None),
+        # An inline JWK Set (RFC 7517) as JSON text, for private_key_jwt clients without a URL.
+        ("jwks", "0..1", "string", None),
+        ("pkceOptional", "0..1", "boolean", None),
+        # The SMART scopes this client's tokens may reach (space-separated); none: any.
+        ("scope", "0..1", "string", None),
     ],
     "User": [
         ("email", "1..1", "string", None),
         ("firstName", "0..1", "string", None),
         ("lastName", "0..1", "string", None),
+    ],
+    # A user's (or client's) place in a project: stored in that project. `admin` makes a project
+    # admin; `profile` is the FHIR resource the member is (the ID token's fhirUser).
+    "ProjectMembership": [
+        ("project", "1..1", "Reference", "Project"),
+        ("user", "0..1", "Reference", "User"),
+        ("client", "0..1", "Reference", "ClientApplication"),
+        ("profile", "0..1", "Reference", "Resource"),
+        ("admin", "0..1", "boolean", None),
+        ("accessPolicy", "0..*", "Reference", "AccessPolicy"),
+        # Values bound into the access policies' criteria: `%name` (fireside/auth/policies.py).
+        ("parameter", "0..*", "BackboneElement", None),
+        ("parameter.name", "1..1", "string", None),
+        ("parameter.valueString", "0..1", "string", None),
+        ("parameter.valueReference", "0..1", "Reference", "Resource"),
+    ],
+    # What a membership may touch (fireside/auth/policies.py, docs/access-control.md): each
+    # `resource` rule grants one type (or `*`), narrowed by a search; several rules are a union.
+    "AccessPolicy": [
+        ("name", "0..1", "string", None),
+        # Every rule limited to this compartment: "Patient/123", or a variable such as "%patient".
+        ("compartment", "0..1", "string", None),
+        ("resource", "0..*", "BackboneElement", None),
+        ("resource.resourceType", "1..1", "code", None),
+        ("resource.criteria", "0..1", "string", None),
+        ("resource.readonly", "0..1", "boolean", None),
+        ("resource.hiddenFields", "0..*", "string", None),
+        ("resource.readonlyFields", "0..*", "string", None),
+    ],
+    # One sign-in: an authorization code grant and the refresh tokens rotated from it (its family).
+    # Code and refresh token hashes live in the oauth_token table, never in content.
+    "Login": [
+        ("client", "1..1", "Reference", "ClientApplication"),
+        ("user", "1..1", "Reference", "User"),
+        ("membership", "0..1", "Reference", "ProjectMembership"),
+        ("scope", "0..1", "string", None),
+        ("redirectUri", "1..1", "uri", None),
+        ("codeChallenge", "0..1", "string", None),
+        ("codeChallengeMethod", "0..1", "code", None),
+        ("nonce", "0..1", "string", None),
+        ("authTime", "1..1", "instant", None),
+        ("expires", "0..1", "instant", None),
+        ("revoked", "0..1", "boolean", None),
+        # SMART launch context (fireside/auth/launch.py): chosen at sign-in, kept across refreshes.
+        ("patient", "0..1", "Reference", "Patient"),
+        ("encounter", "0..1", "Reference", "Encounter"),
     ],
 }
 

@@ -37,7 +37,18 @@ def postgres_admin_url() -> Iterator[str]:
         yield external
         return
     with tempfile.TemporaryDirectory(prefix="fireside-test-pg-") as directory:
-        yield start_embedded_postgres(Path(directory))
+        url = start_embedded_postgres(Path(directory))
+        _without_durability(url)
+        yield url
+
+
+def _without_durability(admin_url: str) -> None:
+    """This throwaway cluster need not survive a crash: without fsync, copying the template
+    for each test takes 50 ms instead of 400 ms."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = off").format(sql.Identifier(setting)))
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _create_database(admin_url: str, name: str, template: str | None = None) -> str:

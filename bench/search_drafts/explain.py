@@ -3,7 +3,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 from fireside.fhir import load_definitions
 from fireside.search import SearchEngine, parse_search
-from fireside.search.paging import ordering
+from fireside.search.paging import plan_page
 from fireside.store import AccessContext, open_pool
 
 async def main(url: str, resource_type: str, query: str, project: str | None) -> None:
@@ -17,10 +17,11 @@ async def main(url: str, resource_type: str, query: str, project: str | None) ->
         ctx = AccessContext(uuid.UUID(project), "x")
         request = parse_search(engine.registry, resource_type, parse_qsl(query))
         compiled = engine.compile(ctx, request)
-        order = ordering(request)
-        q = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) SELECT r.id FROM resource r WHERE {} AND NOT r.deleted{} ORDER BY {} LIMIT %s").format(compiled.where, order.after_cursor, order.order_by)
+        # The page's first statement (paging.py: a second runs only when the first comes up short).
+        segment = plan_page(compiled, request).segments[0]
+        q = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) {}").format(segment.query)
         async with conn.cursor(row_factory=tuple_row) as cur:
-            await cur.execute(q, (*compiled.params, *order.params, request.count + 1))
+            await cur.execute(q, (*segment.params, request.count + 1))
             for (line,) in await cur.fetchall(): print(line)
     await pool.close()
 

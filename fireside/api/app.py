@@ -8,24 +8,31 @@ from typing import Any
 
 import psycopg
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fireside.api.cors import CorsMiddleware
 from fireside.api.http import fhir_endpoint
-from fireside.api.oauth import jwks_endpoint, token_endpoint
+from fireside.api.launch_routes import launch_routes
+from fireside.api.oauth_routes import oauth_routes
 from fireside.api.services import Services
-from fireside.api.wiring import build_search, build_validator
+from fireside.api.wiring import background_work, build_search, build_validator
 from fireside.auth import (
+    RevocationList,
     TokenService,
     active_signing_key,
     ensure_admin_project,
     ensure_super_admin,
     public_keys,
 )
+from fireside.auth.audit import SINK_KINDS, open_audit_sink
+from fireside.auth.policies import AccessResolver
 from fireside.config import FHIR_BASE_PATH, Settings
 from fireside.fhir import load_definitions
 from fireside.store import ResourceStore, open_pool
+from fireside.store.resources import NoIndex
 
 FHIR_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -45,38 +52,10 @@ async def healthcheck(request: Request) -> Response:
     return JSONResponse({"ok": True, "postgres": True})
 
 
-def _endpoints(request: Request) -> dict[str, Any]:
-    """What both discovery documents say about where to get and check tokens."""
-    services: Services = request.app.state.services
-    base = services.settings.public_url or str(request.base_url).rstrip("/")
-    return {
-        "issuer": services.tokens.issuer,
-        "token_endpoint": f"{base}/oauth2/token",
-        "jwks_uri": f"{base}/oauth2/jwks",
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-    }
-
-
-async def openid_configuration(request: Request) -> Response:
-    return JSONResponse({
-        **_endpoints(request),
-        "id_token_signing_alg_values_supported": ["ES256"],
-        "response_types_supported": ["token"],
-        "subject_types_supported": ["public"],
-    })
-
-
-async def smart_configuration(request: Request) -> Response:
-    return JSONResponse({
-        **_endpoints(request),
-        "scopes_supported": ["system/*.*"],
-        "capabilities": ["client-confidential-symmetric"],
-    })
-
-
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """The server for `database_url`, which must already be migrated."""
+    if settings.audit not in SINK_KINDS:
+        raise ValueError(f"FIRESIDE_AUDIT must be one of {', '.join(SINK_KINDS)}; got {settings.audit!r}")
     token_service = load_token_service(settings, database_url)
 
     @contextlib.asynccontextmanager
@@ -84,7 +63,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         definitions = load_definitions()
         pool = await open_pool(database_url, max_size=settings.pool_size)
         indexer, search = build_search(pool, definitions)
-        store = ResourceStore(pool, indexer)
+        store = ResourceStore(pool, indexer if settings.search_indexing else NoIndex(), search.guard)
+        token_service.revocations = RevocationList(pool)
         app.state.services = Services(
             settings=settings,
             definitions=definitions,
@@ -92,23 +72,27 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             tokens=token_service,
             validator=build_validator(definitions),
             search=search,
+            access=AccessResolver(store),
         )
-        await ensure_admin_project(store)
+        app.state.services.admin_project_id = await ensure_admin_project(store)
+        audit = open_audit_sink(settings.audit, store, settings.audit_batch_size, settings.audit_flush_seconds)
+        app.state.services.audit = audit
+        await audit.start()
         if settings.admin_email and settings.admin_password:
             await ensure_super_admin(store, settings.admin_email, settings.admin_password)
         try:
-            yield {}
+            async with background_work(database_url, pool, indexer) as jobs:
+                app.state.services.jobs = jobs
+                yield {}
         finally:
+            await audit.close()
             await pool.close()
 
     routes = [
         Route("/healthcheck", healthcheck, methods=["GET"]),
-        Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
-        Route("/.well-known/smart-configuration", smart_configuration, methods=["GET"]),
-        Route(f"{FHIR_BASE_PATH}/.well-known/smart-configuration", smart_configuration, methods=["GET"]),
-        Route("/oauth2/token", token_endpoint, methods=["POST"]),
-        Route("/oauth2/jwks", jwks_endpoint, methods=["GET"]),
+        *oauth_routes(),
+        *launch_routes(),
         Route(FHIR_BASE_PATH, fhir_endpoint, methods=FHIR_METHODS),
         Route(FHIR_BASE_PATH + "/{path:path}", fhir_endpoint, methods=FHIR_METHODS),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(CorsMiddleware)])

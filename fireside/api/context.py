@@ -42,6 +42,8 @@ class FhirRequest:
     body_path: str | None = None
     # The id a transaction already gave this create, so other entries could refer to it.
     assigned_id: str | None = None
+    # The client's IP address, for the AuditEvent (Bundle entries inherit the Bundle's).
+    source_address: str | None = None
     _parsed: Any = None
 
     def header(self, name: str) -> str | None:
@@ -141,7 +143,11 @@ def written_response(request: FhirRequest, stored: StoredResource, status: int) 
                        "diagnostics": f"{stored.resource_type}/{stored.id} saved as version {stored.version_id}"}],
         }
         return FhirResponse(status=status, resource=outcome, headers=headers, stored=stored)
-    return FhirResponse(status=status, raw=stored.content, headers=headers, stored=stored)
+    content = stored.content
+    if request.ctx.policy is not None and content is not None:
+        # What the caller wrote comes back without the fields its access policy hides.
+        content = request.ctx.policy.redact(stored.resource_type, content)
+    return FhirResponse(status=status, raw=content, headers=headers, stored=stored)
 
 
 async def read_current(
@@ -150,7 +156,7 @@ async def read_current(
     """The current version (deletion markers included): through the Bundle's unit of work when
     inside a transaction, so entries see each other's staged writes, else from the store."""
     if request.unit is not None:
-        return await request.unit.read(resource_type, resource_id, lock=False)
+        return await request.unit.read_visible(resource_type, resource_id)
     return await services.store.read(request.ctx, resource_type, resource_id)
 
 

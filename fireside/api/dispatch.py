@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fireside.api.auditing import audit_interaction
 from fireside.api.context import FhirRequest, FhirResponse
 from fireside.api.routes import Interaction, Level, Operation, find_interaction, find_operation
 from fireside.api.services import Services
 from fireside.auth import check_administrative_write
+from fireside.auth.policies import check_interaction
 from fireside.fhir.errors import FhirError
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -95,8 +97,13 @@ def apply_path(request: FhirRequest, parsed: ParsedPath) -> FhirRequest:
 
 
 async def dispatch(request: FhirRequest, path: str, services: Services) -> FhirResponse:
-    parsed = parse_path(path, services)
-    entry = route(parsed, request.method)
-    if entry.changes_state:
-        check_administrative_write(request.ctx, parsed.resource_type)
-    return await entry.handler(apply_path(request, parsed), services)
+    with audit_interaction(request, services) as audit:
+        parsed = audit.parsed = parse_path(path, services)
+        entry = audit.entry = route(parsed, request.method)
+        if entry.changes_state:
+            check_administrative_write(request.ctx, parsed.resource_type)
+        if request.ctx is not None:  # scopes and access policies (fireside/auth/policies.py)
+            check_interaction(request.ctx, entry.code, parsed.compartment_type or parsed.resource_type,
+                              operation=isinstance(entry, Operation), changes_state=entry.changes_state)
+        response = audit.response = await entry.handler(apply_path(request, parsed), services)
+    return response

@@ -93,7 +93,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def authenticate(request: Request, services: Services) -> AccessContext:
+async def authenticate(request: Request, services: Services) -> AccessContext:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -102,11 +102,15 @@ def authenticate(request: Request, services: Services) -> AccessContext:
             status=401, headers={"WWW-Authenticate": 'Bearer realm="fireside"'},
         )
     try:
-        return services.tokens.verify(token.strip()).access_context()
+        grant = await services.tokens.verify_live(token.strip())
     except FhirError as error:
         error.status = 401
         error.headers = {"WWW-Authenticate": 'Bearer realm="fireside", error="invalid_token"'}
         raise
+    if services.access is None:
+        return grant.access_context()
+    # The token's scopes and the membership's access policies, compiled (fireside.auth.policies).
+    return await services.access.context(grant)
 
 
 def to_http(response: FhirResponse) -> Response:
@@ -123,7 +127,7 @@ async def fhir_endpoint(request: Request) -> Response:
         if path.strip("/") in _UNAUTHENTICATED_PATHS and request.method == "GET":
             ctx = None
         else:
-            ctx = authenticate(request, services)
+            ctx = await authenticate(request, services)
         body = await read_body(request, services.settings.max_body_bytes)
         _check_content_type(request, body)
         _check_no_nul(request, body)
@@ -134,6 +138,7 @@ async def fhir_endpoint(request: Request) -> Response:
             query=[(k, v) for k, v in request.query_params.multi_items() if k != "_format"],
             headers={k.lower(): v for k, v in request.headers.items()},
             body=body,
+            source_address=request.client.host if request.client else None,
         )
         return to_http(await dispatch(fhir_request, path, services))
     except FhirError as error:

@@ -14,14 +14,18 @@ from typing import Literal
 from fireside.api.bundles.processing import batch_or_transaction
 from fireside.api.context import Handler
 from fireside.api.interactions.capabilities import capabilities
+from fireside.api.interactions.compartment import search_compartment
 from fireside.api.interactions.create import create
 from fireside.api.interactions.delete import conditional_delete, delete
 from fireside.api.interactions.history import history
 from fireside.api.interactions.patch import conditional_patch, patch
 from fireside.api.interactions.read import read
 from fireside.api.interactions.search import search_type
+from fireside.api.interactions.search_system import search_system
 from fireside.api.interactions.update import conditional_update, update
 from fireside.api.interactions.vread import vread
+from fireside.api.operations.job_status import JOB_STATUS_URL, job_status
+from fireside.api.operations.reindex import REINDEX_URL, reindex
 from fireside.api.operations.validate import validate
 
 Level = Literal["system", "type", "instance", "version"]
@@ -61,8 +65,12 @@ INTERACTIONS: tuple[Interaction, ...] = (
     Interaction("batch", "POST", "system", batch_or_transaction, changes_state=True),
     Interaction("read", "GET", "instance", read, changes_state=False),
     Interaction("vread", "GET", "version", vread, changes_state=False),
+    Interaction("search-system", "GET", "system", search_system, changes_state=False),
     Interaction("search-type", "GET", "type", search_type, changes_state=False),
     Interaction("search-type", "POST", "type", search_type, changes_state=False, suffix="_search"),
+    # Patient/1/Observation: the dispatcher gives compartment searches this suffix.
+    Interaction("search-compartment", "GET", "instance", search_compartment, changes_state=False,
+                suffix="compartment"),
     Interaction("create", "POST", "type", create, changes_state=True),
     Interaction("update", "PUT", "instance", update, changes_state=True),
     Interaction("update", "PUT", "type", conditional_update, changes_state=True, conditional=True),
@@ -78,6 +86,10 @@ INTERACTIONS: tuple[Interaction, ...] = (
 OPERATIONS: tuple[Operation, ...] = (
     Operation("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate", ("type", "instance"),
               validate, changes_state=False),
+    # Fireside's own (fireside/api/operations/fireside-operations.json): R4 core has no $reindex.
+    Operation("reindex", REINDEX_URL, ("system", "type"), reindex, changes_state=True),
+    # The status endpoint of async.html for any job; DELETE there cancels, hence changes_state.
+    Operation("job-status", JOB_STATUS_URL, ("system",), job_status, changes_state=True),
 )
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+from uuid import UUID
 
 from fireside.auth import TokenService
+from fireside.auth.audit import AuditSink, DisabledAuditSink
+from fireside.auth.origins import OriginRegistry
+from fireside.auth.policies import AccessResolver
 from fireside.config import Settings
 from fireside.fhir import FhirDefinitions, FhirError, Issue
+from fireside.jobs import JobQueue
 from fireside.search import SearchEngine
 from fireside.store import ResourceStore
 
@@ -25,6 +30,18 @@ class Services:
     tokens: TokenService
     validator: ResourceValidator
     search: SearchEngine
+    # Where $reindex and other long work goes (fireside.jobs); None when the app runs without one.
+    jobs: JobQueue | None = None
+    # A token's scopes and its membership's access policies, compiled and cached (fireside.auth.policies).
+    access: AccessResolver | None = None
+    # Where AuditEvents go (fireside.auth.audit); the admin project gets events with no project.
+    audit: AuditSink = field(default_factory=DisabledAuditSink)
+    admin_project_id: UUID | None = None
+    # The browser origins of the ClientApplications (CORS, fireside/api/cors.py).
+    origins: OriginRegistry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.origins = OriginRegistry(self.store)
 
     def check_resource(self, resource: dict[str, Any], path: str | None = None) -> None:
         """Raise a 400 carrying every error the validator finds in `resource`.

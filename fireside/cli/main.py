@@ -52,9 +52,20 @@ register_remote_commands(main)  # login, whoami, get/post/put/patch/delete, sear
 @click.option("--public-url", default=None, help="The URL clients reach the server at.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="API processes; they share nothing but the database, so use one per core.")
-def serve(data_dir: Path | None, host: str | None, port: int | None, public_url: str | None, workers: int) -> None:
+@click.option("--job-worker/--no-job-worker", default=None,
+              help="Run background jobs in each API process (default on, or FIRESIDE_WORKER); "
+                   "turn off to run them in separate `fireside worker` processes.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The PEM private key of --tls-cert.")
+def serve(data_dir: Path | None, host: str | None, port: int | None, public_url: str | None, workers: int,
+          job_worker: bool | None, tls_cert: Path | None, tls_key: Path | None) -> None:
     """Migrate the database and serve the FHIR API (embedded PostgreSQL unless DATABASE_URL is set)."""
     import uvicorn
+
+    if job_worker is not None:
+        os.environ["FIRESIDE_WORKER"] = "on" if job_worker else "off"  # read by every API process
 
     from fireside.api.app import create_app
     from fireside.api.asgi import DATABASE_URL_VARIABLE
@@ -63,6 +74,10 @@ def serve(data_dir: Path | None, host: str | None, port: int | None, public_url:
     settings.host = host or settings.host
     settings.port = port or settings.port
     settings.public_url = public_url or settings.public_url
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    settings.tls_cert, settings.tls_key = tls_cert, tls_key
+    certfile, keyfile = (str(tls_cert), str(tls_key)) if tls_cert and tls_key else (None, None)
     url = _migrated_database(settings)
     settings.resolve_secret_key()
     click.echo(f"Fireside FHIR R4 at {settings.fhir_base_url}", err=True)
@@ -74,13 +89,31 @@ def serve(data_dir: Path | None, host: str | None, port: int | None, public_url:
             "FIRESIDE_HOST": settings.host,
             "FIRESIDE_PORT": str(settings.port),
         })
-        if settings.public_url:
-            os.environ["FIRESIDE_PUBLIC_URL"] = settings.public_url
+        if settings.public_url or certfile:
+            # Each process must issue tokens for the same (https) issuer.
+            os.environ["FIRESIDE_PUBLIC_URL"] = settings.base_url
         uvicorn.run("fireside.api.asgi:app_from_environment", factory=True, workers=workers,
-                    host=settings.host, port=settings.port, log_level="warning", access_log=False)
+                    host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                    ssl_certfile=certfile, ssl_keyfile=keyfile)
         return
     app = create_app(settings, url)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                ssl_certfile=certfile, ssl_keyfile=keyfile)
+
+
+@main.command()
+@data_dir_option
+@click.option("--concurrency", type=int, default=None, help="Jobs run at once (default 2, or "
+              "FIRESIDE_WORKER_CONCURRENCY).")
+def worker(data_dir: Path | None, concurrency: int | None) -> None:
+    """Run background jobs ($reindex, ...) until SIGINT or SIGTERM, beside or instead of the
+    workers inside `fireside serve`; start as many as the work needs."""
+    from fireside.jobs.process import serve_jobs
+
+    settings = _settings(data_dir)
+    url = _migrated_database(settings)
+    click.echo("Fireside job worker started", err=True)
+    asyncio.run(serve_jobs(url, concurrency))
 
 
 @main.command("migrate")

@@ -991,6 +991,25 @@ class ParametersParameter(BackboneElement, total=False):
     part: "list[ParametersParameter]"
 
 
+class AccessPolicy(DomainResource, total=False):
+    """AccessPolicy: https://fireside.health/fhir/StructureDefinition/AccessPolicy"""
+
+    resourceType: Required[Literal["AccessPolicy"]]
+    name: str
+    compartment: str
+    resource: "list[AccessPolicyResource]"
+
+
+class AccessPolicyResource(BackboneElement, total=False):
+    """AccessPolicy.resource: an element of AccessPolicy."""
+
+    resourceType: str
+    criteria: str
+    readonly: bool
+    hiddenFields: list[str]
+    readonlyFields: list[str]
+
+
 class Account(DomainResource, total=False):
     """Account: http://hl7.org/fhir/StructureDefinition/Account"""
 
@@ -2097,6 +2116,9 @@ class ClientApplication(DomainResource, total=False):
     redirectUri: list[str]
     launchUri: str
     jwksUri: str
+    jwks: str
+    pkceOptional: bool
+    scope: str
 
 
 class ClinicalImpression(DomainResource, total=False):
@@ -5039,6 +5061,25 @@ class LocationHoursOfOperation(BackboneElement, total=False):
     closingTime: str
 
 
+class Login(DomainResource, total=False):
+    """Login: https://fireside.health/fhir/StructureDefinition/Login"""
+
+    resourceType: Required[Literal["Login"]]
+    client: "Reference"
+    user: "Reference"
+    membership: "Reference"
+    scope: str
+    redirectUri: str
+    codeChallenge: str
+    codeChallengeMethod: str
+    nonce: str
+    authTime: str
+    expires: str
+    revoked: bool
+    patient: "Reference"
+    encounter: "Reference"
+
+
 class Measure(DomainResource, total=False):
     """Measure: http://hl7.org/fhir/StructureDefinition/Measure"""
 
@@ -6876,6 +6917,27 @@ class Project(DomainResource, total=False):
     name: str
     description: str
     owner: "Reference"
+
+
+class ProjectMembership(DomainResource, total=False):
+    """ProjectMembership: https://fireside.health/fhir/StructureDefinition/ProjectMembership"""
+
+    resourceType: Required[Literal["ProjectMembership"]]
+    project: "Reference"
+    user: "Reference"
+    client: "Reference"
+    profile: "Reference"
+    admin: bool
+    accessPolicy: "list[Reference]"
+    parameter: "list[ProjectMembershipParameter]"
+
+
+class ProjectMembershipParameter(BackboneElement, total=False):
+    """ProjectMembership.parameter: an element of ProjectMembership."""
+
+    name: str
+    valueString: str
+    valueReference: "Reference"
 
 
 class Provenance(DomainResource, total=False):
@@ -9214,6 +9276,7 @@ class VisionPrescriptionLensSpecificationPrism(BackboneElement, total=False):
 
 
 RESOURCE_TYPES: tuple[str, ...] = (
+    "AccessPolicy",
     "Account",
     "ActivityDefinition",
     "AdverseEvent",
@@ -9286,6 +9349,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "Linkage",
     "List",
     "Location",
+    "Login",
     "Measure",
     "MeasureReport",
     "Media",
@@ -9326,6 +9390,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "PractitionerRole",
     "Procedure",
     "Project",
+    "ProjectMembership",
     "Provenance",
     "Questionnaire",
     "QuestionnaireResponse",
@@ -9366,6 +9431,8 @@ RESOURCE_TYPES: tuple[str, ...] = (
 )
 
 __all__ = [
+    "AccessPolicy",
+    "AccessPolicyResource",
     "Account",
     "AccountCoverage",
     "AccountGuarantor",
@@ -9704,6 +9771,7 @@ __all__ = [
     "Location",
     "LocationHoursOfOperation",
     "LocationPosition",
+    "Login",
     "MarketingStatus",
     "Measure",
     "MeasureGroup",
@@ -9858,6 +9926,8 @@ __all__ = [
     "ProdCharacteristic",
     "ProductShelfLife",
     "Project",
+    "ProjectMembership",
+    "ProjectMembershipParameter",
     "Provenance",
     "ProvenanceAgent",
     "ProvenanceEntity",

@@ -3,11 +3,12 @@
     SELECT ... FROM resource r
     WHERE r.project_id = $p AND r.resource_type = $t AND NOT r.deleted
       AND <criterion> AND <criterion> ...        -- see `filters`
-      [AND (r.sort_key, r.id) > (cursor)]        -- keyset paging
+      [AND (sort keys, r.id) > (cursor)]         -- keyset paging: fireside/search/paging.py
     ORDER BY <sort key>, r.id LIMIT _count + 1   -- one more row tells whether a next page exists
 
 The total is counted only when the page does not already tell it: by the same WHERE clause
-without the page bounds or, for a single criterion on index rows, from the index alone. A
+without the page bounds or, for a single criterion on index rows, from the index alone; and,
+unless `_total` asks, only on the first page and only up to DEFAULT_TOTAL_BOUND matches. A
 single criterion also takes its page's ids from the index before reading `resource`.
 
 Queries are never prepared. psycopg prepares a statement run five times on a connection, and
@@ -19,22 +20,31 @@ Planning each search costs about 0.3 ms.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from fireside.fhir import FhirDefinitions
-from fireside.search.filters import Condition, FilterContext, compile_criterion
-from fireside.search.paging import Ordering, cursor_after, ordering
-from fireside.search.request import SearchRequest, parse_conditional_url, parse_search
+from fireside.search.filters import Condition, FilterContext, compile_any_of, compile_criterion
+from fireside.search.filters.special import SpecialScope, compile_special, special_terminology_criteria
+from fireside.search.includes import resolve_includes
+from fireside.search.paging import Page, plan_page
+from fireside.search.policy import PolicyGuard, policy_matches
+from fireside.search.request import AnyOf, SearchRequest, parse_conditional_url, parse_search
+from fireside.search.system import check_common, split_types, types_of_project
+from fireside.search.terminology import ResolvedTerminology, TerminologyResolver, terminology_criteria
 from fireside.store import AccessContext, StoredResource
+from fireside.store.context import SEARCH
 from fireside.store.indexing import SearchParameterRegistry
+
+# Without `_total`, matches are counted up to this many (engine._total).
+DEFAULT_TOTAL_BOUND = 10_000
 
 _COLUMNS = sql.SQL("r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content")
 
@@ -47,6 +57,11 @@ class SearchResult:
     request: SearchRequest
     # Parameters that were not applied (unknown, or not supported yet): the caller reports them.
     ignored: list[str] = field(default_factory=list)
+    # The cursor of the page before this one (search.html#paging), None on the first page.
+    previous_cursor: str | None = None
+    # `_include`/`_revinclude` results for this page (search.mode = include), not in `total`.
+    included: list[StoredResource] = field(default_factory=list)
+    include_warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,30 +86,67 @@ class SearchEngine:
     ) -> None:
         self.pool = pool
         self.registry = registry or SearchParameterRegistry(definitions)
+        self.terminology = TerminologyResolver(self.registry)
+        # The caller's access policy, in the WHERE clause and on each resource read by id.
+        self.guard = PolicyGuard(self.registry)
 
     async def search(
         self, ctx: AccessContext, resource_type: str, params: list[tuple[str, str]], *, base_url: str = "",
         strict: bool = False, conn: psycopg.AsyncConnection[Any] | None = None,
+        restrictions: Sequence[AnyOf] = (),
     ) -> SearchResult:
-        """Current, undeleted resources of `resource_type` in ctx's project matching `params`.
+        """Current, undeleted resources of `resource_type` in ctx's project matching `params`
+        and each of `restrictions` (a compartment: fireside/search/compartments.py).
 
         `conn` is the caller's transaction, when it has one (a search inside a transaction
         Bundle sees the Bundle's own writes)."""
-        request = parse_search(self.registry, resource_type, params, strict)
-        compiled = self.compile(ctx, request, base_url)
-        resources: list[StoredResource] = []
-        has_next = False
-        total: int | None = None
+        # The project's own SearchParameters too (store/indexing/custom.py): cached, no query.
+        registry = await self.registry.for_project(conn if conn is not None else self.pool, ctx.project_id)
+        request = parse_search(registry, resource_type, params, strict)
+        request.restrictions.extend(restrictions)
+        page = Page([], False, None, None)
         async with self._connection(conn) as connection:
+            # Terminology criteria read the project's CodeSystems / ValueSets on this connection.
+            terminology = await self._resolve_terminology(ctx, request, connection)
+            compiled = self.compile(ctx, request, base_url, terminology, registry)
             if request.summary != "count" and request.count > 0:
-                rows = await _page(connection, compiled, request)
-                resources, has_next = rows[: request.count], len(rows) > request.count
-            if request.total != "none":
-                # A first page that is not full has counted the matches already.
-                page_told = request.cursor is None and not has_next and request.summary != "count" and request.count > 0
-                total = len(resources) if page_told else await _count(connection, compiled)
-        next_cursor = cursor_after(resources[-1]) if has_next and resources else None
-        return SearchResult(resources, total, next_cursor, request, request.ignored)
+                page = await _page(connection, compiled, request)
+            resources = self.guard.redact(ctx, page.resources)
+            total = await _total(connection, compiled, request, page)
+            included = await resolve_includes(connection, ctx.project_id, request.includes, resources)
+            included.resources = await self.guard.visible(connection, ctx, included.resources)
+        return SearchResult(resources, total, page.next_cursor, request, request.ignored,
+                            previous_cursor=page.previous_cursor,
+                            included=included.resources, include_warnings=included.warnings)
+
+    async def search_system(
+        self, ctx: AccessContext, params: list[tuple[str, str]], *, base_url: str = "", strict: bool = False,
+    ) -> SearchResult:
+        """System search over the types `_type` names, or every type of ctx's project
+        (fireside/search/system.py): each type's search compiled as `search` does, ORed."""
+        registry = await self.registry.for_project(self.pool, ctx.project_id)
+        types, rest = split_types(registry.definitions, params)
+        async with self._connection(None) as connection:
+            searched = types if types is not None else await types_of_project(connection, ctx.project_id)
+            requests = [parse_search(registry, resource_type, rest, strict) for resource_type in searched]
+            if not requests:  # a project without resources
+                return SearchResult([], 0, None, SearchRequest(""), [])
+            check_common(requests, typed=types is not None)
+            compiled = []
+            for request in requests:
+                terminology = await self._resolve_terminology(ctx, request, connection)
+                compiled.append(self.compile(ctx, request, base_url, terminology, registry))
+            either = _any_of_searches(compiled)
+            first = requests[0]
+            page = Page([], False, None, None)
+            if first.summary != "count" and first.count > 0:
+                page = await _page(connection, either, first)
+            total = await _total(connection, either, first, page)
+            included = await resolve_includes(connection, ctx.project_id, first.includes, page.resources)
+            included.resources = await self.guard.visible(connection, ctx, included.resources)
+        return SearchResult(self.guard.redact(ctx, page.resources), total, page.next_cursor, first, first.ignored,
+                            previous_cursor=page.previous_cursor,
+                            included=included.resources, include_warnings=included.warnings)
 
     async def find(
         self, conn: psycopg.AsyncConnection[Any] | None, ctx: AccessContext, resource_type: str,
@@ -114,15 +166,39 @@ class SearchEngine:
         resource_type, params = parse_conditional_url(url)
         return await self.find(conn, ctx, resource_type, params, limit)
 
-    def compile(self, ctx: AccessContext, request: SearchRequest, base_url: str = "") -> CompiledSearch:
-        context = FilterContext(base_url.rstrip("/"))
+    def compile(
+        self, ctx: AccessContext, request: SearchRequest, base_url: str = "",
+        terminology: ResolvedTerminology | None = None, registry: SearchParameterRegistry | None = None,
+    ) -> CompiledSearch:
+        context = FilterContext(base_url.rstrip("/"), terminology or {})
         compiled = [compile_criterion(c, ctx.project_id, request.resource_type, context) for c in request.criteria]
+        compiled += [compile_any_of(a, ctx.project_id, request.resource_type, context) for a in request.restrictions]
         conditions = [c.condition for c in compiled]
+        # _filter, _list, _text, _content (filters/special.py).
+        # `registry`: the project's, with its own SearchParameters, which _filter may name.
+        scope = SpecialScope(ctx.project_id, request.resource_type, registry or self.registry, context)
+        conditions += [compile_special(special, scope) for special in request.specials]
+        # Inside the WHERE clause, so that pages and totals hold only what the caller may see.
+        allowed = self.guard.restriction(ctx, request.resource_type, SEARCH, context)
+        if allowed is not None:
+            conditions.append(allowed.condition)
         where = sql.SQL(" AND ").join(
             [sql.SQL("r.project_id = %s AND r.resource_type = %s"), *(c.sql for c in conditions)])
         params = (ctx.project_id, request.resource_type, *(p for c in conditions for p in c.params))
-        only_matches = compiled[0].matches if len(compiled) == 1 else None
+        only_matches = compiled[0].matches if len(compiled) == 1 and not request.specials else None
+        if allowed is not None:
+            only_matches = policy_matches(only_matches, allowed, len(compiled), bool(request.specials))
         return CompiledSearch(where, params, only_matches, any(c.matches for c in compiled))
+
+    async def _resolve_terminology(
+        self, ctx: AccessContext, request: SearchRequest, conn: psycopg.AsyncConnection[Any] | None
+    ) -> ResolvedTerminology:
+        """The codes of :in, :not-in, :below and :above criteria (a connection only when there are some)."""
+        criteria = [*terminology_criteria(request), *special_terminology_criteria(request, self.registry)]
+        if not criteria:
+            return {}
+        async with self._connection(conn) as connection:
+            return await self.terminology.resolve(connection, ctx.project_id, criteria)
 
     @asynccontextmanager
     async def _connection(
@@ -135,57 +211,72 @@ class SearchEngine:
             yield pooled
 
 
-async def _page(
-    conn: psycopg.AsyncConnection[Any], compiled: CompiledSearch, request: SearchRequest
-) -> list[StoredResource]:
-    order = ordering(request)
-    query: sql.Composed
-    params: tuple[Any, ...]
-    if compiled.only_matches is not None and order.column == "id":
-        query, params = _page_of_matches(compiled, request, order)
-    else:
-        query = sql.SQL(
-            "SELECT {columns} FROM resource r WHERE {where} AND NOT r.deleted{after} ORDER BY {order} LIMIT %s"
-        ).format(columns=_COLUMNS, where=compiled.where, after=order.after_cursor, order=order.order_by)
-        params = (*compiled.params, *order.params, request.count + 1)
+def _any_of_searches(compiled: list[CompiledSearch]) -> CompiledSearch:
+    """The searches of several types as one: each keeps its own project and type condition."""
+    if len(compiled) == 1:
+        return compiled[0]
+    where = sql.SQL(" OR ").join(sql.SQL("({})").format(c.where) for c in compiled)
+    return CompiledSearch(sql.SQL("({})").format(where), tuple(p for c in compiled for p in c.params), None,
+                          all(c.implies_live for c in compiled))
+
+
+async def _page(conn: psycopg.AsyncConnection[Any], compiled: CompiledSearch, request: SearchRequest) -> Page:
+    """The page `request` asks for, by keyset (fireside/search/paging.py): one statement, or a
+    second when the first comes up short."""
+    plan = plan_page(compiled, request)
+    rows: list[dict[str, Any]] = []
     async with conn.cursor(row_factory=dict_row) as cursor:
-        await cursor.execute(query, params, prepare=False)
-        return [StoredResource.from_row(row) for row in await cursor.fetchall()]
+        for segment in plan.segments:
+            if len(rows) > request.count:
+                break
+            await cursor.execute(segment.query, (*segment.params, request.count + 1 - len(rows)), prepare=False)
+            rows += await cursor.fetchall()
+    return plan.page(rows, request.count)
 
 
-def _page_of_matches(
-    compiled: CompiledSearch, request: SearchRequest, order: Ordering
-) -> tuple[sql.Composed, tuple[Any, ...]]:
-    """One criterion, in id order: the page's ids come from the index rows alone, and only
-    those rows are read from `resource`. For `code=a,b,c` (13k Conditions) this takes 8 ms
-    where joining every match to `resource` first took 43 ms."""
-    assert compiled.only_matches is not None
-    direction = sql.SQL("DESC" if order.descending else "ASC")
-    after: sql.Composable = sql.SQL("")
-    after_params: tuple[Any, ...] = ()
-    if order.cursor_id is not None:
-        after = sql.SQL(" WHERE m.resource_id {} %s").format(sql.SQL("<" if order.descending else ">"))
-        after_params = (order.cursor_id,)
-    query = sql.SQL(
-        "SELECT {columns} FROM resource r WHERE r.project_id = %s AND r.resource_type = %s AND NOT r.deleted"
-        " AND r.id IN (SELECT m.resource_id FROM ({matches}) m{after}"
-        " GROUP BY m.resource_id ORDER BY m.resource_id {direction} LIMIT %s)"
-        " ORDER BY r.id {direction}"
-    ).format(columns=_COLUMNS, matches=compiled.only_matches.sql, after=after, direction=direction)
-    limit = request.count + 1
-    return query, (compiled.params[0], compiled.params[1], *compiled.only_matches.params, *after_params, limit)
+async def _total(
+    conn: psycopg.AsyncConnection[Any], compiled: CompiledSearch, request: SearchRequest, page: Page,
+) -> int | None:
+    """Bundle.total (search.html#total) as `_total` asks. Without `_total`, the first page
+    carries an exact count up to DEFAULT_TOTAL_BOUND and none past it, and later pages none:
+    counting all 128k matches of a common code at 1M resources took 0.9 s where the page took
+    a few milliseconds, so an unasked-for count must stay bounded."""
+    wanted = request.total
+    if wanted == "none" or (wanted is None and request.cursor is not None and request.summary != "count"):
+        return None
+    # A first page that is not full has counted the matches already.
+    if request.cursor is None and not page.has_next and request.summary != "count" and request.count > 0:
+        return len(page.resources)
+    if wanted == "estimate":
+        return await _count(conn, compiled, estimate=True)
+    if wanted is None and request.summary != "count":
+        counted = await _count(conn, compiled, limit=DEFAULT_TOTAL_BOUND + 1)
+        return counted if counted <= DEFAULT_TOTAL_BOUND else None
+    return await _count(conn, compiled)
 
 
-async def _count(conn: psycopg.AsyncConnection[Any], compiled: CompiledSearch) -> int:
+async def _count(
+    conn: psycopg.AsyncConnection[Any], compiled: CompiledSearch, *, estimate: bool = False, limit: int | None = None,
+) -> int:
+    """The number of matches, at most `limit` when one is given: counted, or for
+    `_total=estimate` the planner's row estimate of the same rows (EXPLAIN, not run: constant
+    time at any size)."""
     if compiled.only_matches is not None:
-        query = sql.SQL("SELECT count(*) AS total FROM (SELECT DISTINCT resource_id FROM ({}) m) t").format(
-            compiled.only_matches.sql)
+        rows = sql.SQL("SELECT DISTINCT resource_id FROM ({}) m").format(compiled.only_matches.sql)
         params = compiled.only_matches.params
     else:
         live = sql.SQL("") if compiled.implies_live else sql.SQL(" AND NOT r.deleted")
-        query = sql.SQL("SELECT count(*) AS total FROM resource r WHERE {}{}").format(compiled.where, live)
+        rows = sql.SQL("SELECT 1 FROM resource r WHERE {}{}").format(compiled.where, live)
         params = compiled.params
-    async with conn.cursor(row_factory=dict_row) as cursor:
+    if estimate:
+        query = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(rows)
+    elif limit is not None:
+        query = sql.SQL("SELECT count(*) FROM ({} LIMIT {}) t").format(rows, sql.Literal(limit))
+    else:
+        query = sql.SQL("SELECT count(*) FROM ({}) t").format(rows)
+    async with conn.cursor(row_factory=tuple_row) as cursor:
         await cursor.execute(query, params, prepare=False)
         row = await cursor.fetchone()
-    return int(row["total"]) if row else 0
+    if row is None:
+        return 0
+    return int(row[0][0]["Plan"]["Plan Rows"]) if estimate else int(row[0])

@@ -18,7 +18,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from fireside.fhir.errors import FhirError
-from fireside.store.context import AccessContext
+from fireside.store.context import CREATE, DELETE, READ, UPDATE, AccessContext, Action
 
 ResourceKey = tuple[str, str]
 
@@ -92,6 +92,30 @@ class IndexWriter(Protocol):
     ) -> None: ...
 
 
+class AccessGuard(Protocol):
+    """Runs the caller's access policy (`AccessContext.policy`) against resource ids, inside
+    the store's queries (fireside/search/policy.py implements it with search criteria)."""
+
+    async def visible(
+        self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, versions: Sequence[StoredResource],
+        action: Action = READ,
+    ) -> list[StoredResource]:
+        """Those of `versions` the caller may `action`, with hidden fields removed."""
+        ...
+
+
+class NoGuard:
+    """Without a guard a policy still says which types it grants, but not which resources."""
+
+    async def visible(
+        self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, versions: Sequence[StoredResource],
+        action: Action = READ,
+    ) -> list[StoredResource]:
+        if ctx.policy is None:
+            return list(versions)
+        return [v for v in versions if ctx.policy.allows(v.resource_type, action)]
+
+
 class NoIndex:
     async def write(
         self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, versions: Sequence[StoredResource]
@@ -106,12 +130,16 @@ class StoreTransaction:
     conn: psycopg.AsyncConnection[Any]
     ctx: AccessContext
     index_writer: IndexWriter
+    guard: AccessGuard = field(default_factory=NoGuard)
     moment: datetime = field(default_factory=lambda: datetime.now(UTC))
     staged: list[StoredResource] = field(default_factory=list)
     _latest: dict[ResourceKey, StoredResource] = field(default_factory=dict)
     # Keys `current` found absent, so that re-reading them (a PUT that creates, after a
     # transaction Bundle read all its targets at once) costs no query. There is no row to lock.
     _absent: set[ResourceKey] = field(default_factory=set)
+    # The versions read from the database, before this transaction changed them: an update or
+    # delete must be allowed on what was there (AccessContext.policy), checked at flush.
+    _before: dict[ResourceKey, StoredResource] = field(default_factory=dict)
 
     async def current(self, keys: Sequence[ResourceKey], lock: bool = True) -> dict[ResourceKey, StoredResource]:
         """The current versions of `keys` (deleted ones included), locked against concurrent
@@ -130,14 +158,27 @@ class StoreTransaction:
             for row in await cursor.fetchall():
                 stored = StoredResource.from_row(row)
                 self._latest[stored.key] = stored
+                self._before[stored.key] = stored
             self._absent.update(k for k in wanted if k not in self._latest)
         return {k: self._latest[k] for k in keys if k in self._latest}
 
     async def read(self, resource_type: str, resource_id: str, lock: bool = True) -> StoredResource | None:
         return (await self.current([(resource_type, resource_id)], lock=lock)).get((resource_type, resource_id))
 
+    async def read_visible(self, resource_type: str, resource_id: str) -> StoredResource | None:
+        """`read` without a lock, for a read the caller's policy must allow (a GET entry of a
+        transaction Bundle): None when it does not, hidden fields removed."""
+        stored = await self.read(resource_type, resource_id, lock=False)
+        if stored is None or self.ctx.policy is None:
+            return stored
+        visible = await self.guard.visible(self.conn, self.ctx, [stored])
+        return visible[0] if visible else None
+
     def stage_put(self, resource: dict[str, Any], resource_id: str, previous: StoredResource | None) -> StoredResource:
         """Stage a new version of `resource` following `previous` (None for a first version)."""
+        if self.ctx.policy is not None:
+            before = previous.resource() if previous is not None and not previous.deleted else None
+            resource = self.ctx.policy.protect(resource, before)
         version_id = previous.version_id + 1 if previous else 1
         stored_json = with_server_meta(resource, resource_id, version_id, self.moment)
         version = StoredResource(
@@ -173,6 +214,8 @@ class StoreTransaction:
             return
         # Only the last version of each resource is current; earlier ones go to history alone.
         latest = {v.key: v for v in self.staged}
+        if self.ctx.policy is not None:
+            await self._check_changes_allowed(latest)
         project, author = self.ctx.project_id, self.ctx.author
         history_rows = [
             (project, v.resource_type, v.id, v.version_id, v.last_updated, v.deleted, author, v.content)
@@ -192,29 +235,63 @@ class StoreTransaction:
             except psycopg.errors.UniqueViolation as error:
                 # Two writers created the same client-chosen id at once; the loser retries.
                 raise FhirError.single("conflict", "The resource was changed by a concurrent request") from error
-            await cursor.executemany(
-                "INSERT INTO resource (project_id, resource_type, id, version_id, last_updated, deleted,"
-                " author, content) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (project_id, resource_type, id) DO UPDATE SET"
-                " version_id = excluded.version_id, last_updated = excluded.last_updated,"
-                " deleted = excluded.deleted, author = excluded.author, content = excluded.content",
-                current_rows,
-            )
+            try:
+                await cursor.executemany(
+                    "INSERT INTO resource (project_id, resource_type, id, version_id, last_updated, deleted,"
+                    " author, content) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (project_id, resource_type, id) DO UPDATE SET"
+                    " version_id = excluded.version_id, last_updated = excluded.last_updated,"
+                    " deleted = excluded.deleted, author = excluded.author, content = excluded.content",
+                    current_rows,
+                )
+            except psycopg.errors.UniqueViolation as error:
+                # ClientApplication ids are unique across projects (schema.sql): another project has it.
+                raise FhirError.single("conflict", "This id is already taken on this server") from error
         await self.index_writer.write(self.conn, self.ctx, list(latest.values()))
+        if self.ctx.policy is not None:
+            await self._check_results_allowed(latest)
         self.staged.clear()
+
+    async def _check_changes_allowed(self, latest: dict[ResourceKey, StoredResource]) -> None:
+        """Before writing: an update or delete needs the policy to allow it on the stored version
+        (its index rows are still the old ones here)."""
+        for action in (UPDATE, DELETE):
+            before = [self._before[k] for k, v in latest.items()
+                      if k in self._before and not self._before[k].deleted and v.deleted == (action == DELETE)]
+            allowed = {v.key for v in await self.guard.visible(self.conn, self.ctx, before, action)}
+            refused = next((v for v in before if v.key not in allowed), None)
+            if refused is not None:
+                verb = "delete" if action == DELETE else "change"
+                raise FhirError.single("forbidden", f"This access may not {verb} {refused.reference}")
+
+    async def _check_results_allowed(self, latest: dict[ResourceKey, StoredResource]) -> None:
+        """After indexing, inside the transaction: what was written must still be within the
+        caller's reach, or a write could move a resource out of it (or create one outside it)."""
+        for action in (CREATE, UPDATE):
+            written = [v for k, v in latest.items() if not v.deleted
+                       and ((k in self._before and not self._before[k].deleted) == (action == UPDATE))]
+            allowed = {v.key for v in await self.guard.visible(self.conn, self.ctx, written, action)}
+            refused = next((v for v in written if v.key not in allowed), None)
+            if refused is not None:
+                raise FhirError.single("forbidden", f"{refused.reference} would be outside what this access "
+                                       f"may {'create' if action == CREATE else 'change'}")
 
 
 class ResourceStore:
     """The entry point for reading and writing resources within one project."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], index_writer: IndexWriter | None = None) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], index_writer: IndexWriter | None = None,
+        guard: AccessGuard | None = None,
+    ) -> None:
         self.pool = pool
         self.index_writer: IndexWriter = index_writer or NoIndex()
+        self.guard: AccessGuard = guard or NoGuard()
 
     @asynccontextmanager
     async def transaction(self, ctx: AccessContext) -> AsyncIterator[StoreTransaction]:
         async with self.pool.connection() as conn, conn.transaction():
-            unit = StoreTransaction(conn, ctx, self.index_writer)
+            unit = StoreTransaction(conn, ctx, self.index_writer, self.guard)
             yield unit
             await unit.flush()
 
@@ -226,7 +303,29 @@ class ResourceStore:
                 [ctx.project_id, resource_type, resource_id],
             )
             row = await cursor.fetchone()
-        return StoredResource.from_row(row) if row else None
+            return await self._visible_one(conn, ctx, StoredResource.from_row(row) if row else None)
+
+    async def visible(
+        self, ctx: AccessContext, versions: Sequence[StoredResource],
+        conn: psycopg.AsyncConnection[Any] | None = None,
+    ) -> list[StoredResource]:
+        """Those of `versions` the caller's policy lets it read, hidden fields removed."""
+        if ctx.policy is None or not versions:
+            return list(versions)
+        if conn is not None:
+            return await self.guard.visible(conn, ctx, versions)
+        async with self.pool.connection() as pooled:
+            return await self.guard.visible(pooled, ctx, versions)
+
+    async def _visible_one(
+        self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, stored: StoredResource | None
+    ) -> StoredResource | None:
+        # A resource the caller may not see is "not found", like one of another project
+        # (https://hl7.org/fhir/R4/security.html#AccessDenied).
+        if stored is None or ctx.policy is None:
+            return stored
+        visible = await self.guard.visible(conn, ctx, [stored])
+        return visible[0] if visible else None
 
     async def read_many(self, ctx: AccessContext, keys: Sequence[ResourceKey]) -> list[StoredResource]:
         """Current, undeleted versions of `keys` in one query (for _include and references)."""
@@ -239,7 +338,7 @@ class ResourceStore:
                 [ctx.project_id, [k[0] for k in keys], [k[1] for k in keys]],
             )
             rows = await cursor.fetchall()
-        return [StoredResource.from_row(row) for row in rows]
+            return await self.guard.visible(conn, ctx, [StoredResource.from_row(row) for row in rows])
 
     async def vread(
         self, ctx: AccessContext, resource_type: str, resource_id: str, version_id: int
@@ -251,4 +350,4 @@ class ResourceStore:
                 [ctx.project_id, resource_type, resource_id, version_id],
             )
             row = await cursor.fetchone()
-        return StoredResource.from_row(row) if row else None
+            return await self._visible_one(conn, ctx, StoredResource.from_row(row) if row else None)

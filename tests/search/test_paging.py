@@ -1,9 +1,13 @@
-"""_id, _lastUpdated, _count, _total, _summary=count, _sort and keyset paging."""
+"""_id, _lastUpdated, _count, _total, _summary=count, _sort and keyset paging
+(https://hl7.org/fhir/R4/search.html#count, #sort)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import orjson
 import pytest
 
 from fireside.fhir import FhirError
@@ -46,7 +50,7 @@ async def test_paging_by_cursor_reaches_every_match_once(searcher: Searcher) -> 
     while True:
         query = "_count=2" + (f"&_cursor={cursor}" if cursor else "")
         result = await searcher.search("Patient", query)
-        assert result.total == 5
+        assert result.total == (5 if cursor is None else None)
         seen += [r.id for r in result.resources]
         cursor = result.next_cursor
         if cursor is None:
@@ -113,3 +117,119 @@ async def test_a_resource_matching_a_criterion_twice_is_counted_and_listed_once(
     assert result.total == 2 and [r.id for r in result.resources] == ["once"]
     second = await searcher.search("Patient", f"identifier=7,http://b|7&_count=1&_cursor={result.next_cursor}")
     assert [r.id for r in second.resources] == ["twice"] and second.next_cursor is None
+
+
+# --- keyset paging with any sort, both ways ------------------------------------------------
+
+SORTS = (
+    "_sort=date", "_sort=-date", "_sort=value-quantity,-date", "_sort=-code,date", "_sort=subject,-value-quantity",
+    "_sort=_lastUpdated", "_sort=-_lastUpdated", "_sort=-_id", "_sort=status,-_id", "_sort=_lastUpdated,-_id",
+    "code=c0,c1&_sort=-date", "code=c0,c1&_sort=date", "code=c0,c1", "code=c0,c1&_sort=-_id",
+    "status=final&_sort=-subject",
+)
+
+
+async def eleven_observations(searcher: Searcher) -> None:
+    """Values with ties and gaps, so that every key has equal and missing values."""
+    dates = ["2020", "2020-05-01", None, "2019-12-31T23:00:00-02:00", "2020", None, "2021-03-04T05:06:07Z",
+             "2020-05-01", "2018", None, "2020-05-01T00:00:00+14:00"]
+    for n, date in enumerate(dates):  # one transaction each: distinct lastUpdated
+        resource: dict[str, Any] = {
+            "resourceType": "Observation", "id": f"o{(n * 7) % 11:02}", "status": "final",
+            "code": {"coding": [{"system": "http://x", "code": f"c{n % 3}"}]},
+        }
+        if date:
+            resource["effectiveDateTime"] = date
+        if n % 4:
+            resource["valueQuantity"] = {"value": n % 3, "unit": "g"}
+        if n % 5:
+            resource["subject"] = {"reference": f"Patient/p{n % 2}"}
+        await searcher.put(resource)
+
+
+async def walk(
+    searcher: Searcher, query: str, cursor: str | None = None, *, backward: bool = False
+) -> list[SearchResult]:
+    """Every page from `cursor` on, following next (or previous) cursors."""
+    pages: list[SearchResult] = []
+    while True:
+        page = await searcher.search("Observation", query + (f"&_cursor={cursor}" if cursor else ""))
+        pages.append(page)
+        cursor = page.previous_cursor if backward else page.next_cursor
+        if cursor is None:
+            return pages
+        assert len(pages) < 50, "paging does not end"
+
+
+def ids(pages: list[SearchResult]) -> list[str]:
+    return [stored.id for page in pages for stored in page.resources]
+
+
+async def test_paging_forward_and_back_with_any_sort_returns_each_match_once_in_order(searcher: Searcher) -> None:
+    await eleven_observations(searcher)
+    for sort in SORTS:
+        whole = ids([await searcher.search("Observation", f"{sort}&_count=100")])
+        forward = await walk(searcher, f"{sort}&_count=3")
+        assert ids(forward) == whole, sort
+        assert forward[0].previous_cursor is None and all(p.previous_cursor for p in forward[1:]), sort
+        assert len(forward) >= 3, sort
+        before_last = len(whole) - len(forward[-1].resources)
+        backward = await walk(searcher, f"{sort}&_count=3", forward[-1].previous_cursor, backward=True)
+        assert ids(list(reversed(backward))) == whole[:before_last], sort
+        assert all(len(p.resources) == 3 for p in backward) and backward[-1].previous_cursor is None, sort
+        # Forward again from a page reached backwards: the page after it.
+        again = await searcher.search("Observation", f"{sort}&_count=3&_cursor={backward[1].next_cursor}")
+        assert [r.id for r in again.resources] == whole[before_last - 3:before_last], sort
+
+
+async def test_paging_back_from_a_page_of_resources_without_the_value_reaches_those_with_it(
+    searcher: Searcher,
+) -> None:
+    await eleven_observations(searcher)
+    for sort in ("_sort=date", "_sort=-date", "_sort=-date,status"):
+        whole = ids([await searcher.search("Observation", f"{sort}&_count=100")])
+        last = (await walk(searcher, f"{sort}&_count=2"))[-1]  # o.. without a date, the last of them
+        backward = await walk(searcher, f"{sort}&_count=2", last.previous_cursor, backward=True)
+        assert ids(list(reversed(backward))) + [r.id for r in last.resources] == whole, sort
+
+
+async def test_resources_created_between_pages_never_repeat_or_hide_earlier_matches(searcher: Searcher) -> None:
+    await eleven_observations(searcher)
+    for round_, sort in enumerate(SORTS):
+        expected = {stored.id for stored in (await searcher.search("Observation", f"{sort}&_count=100")).resources}
+        seen: list[str] = []
+        cursor: str | None = None
+        page_number = 0
+        while True:
+            page = await searcher.search("Observation", f"{sort}&_count=3" + (f"&_cursor={cursor}" if cursor else ""))
+            seen += [stored.id for stored in page.resources]
+            page_number += 1
+            if page_number <= 2:  # New matches on both sides of the cursor: dates before and after, none at all.
+                await searcher.put(*({"resourceType": "Observation", "id": f"new-{round_}-{page_number}-{n}",
+                                      "status": "final", "code": {"coding": [{"system": "http://x", "code": "c1"}]},
+                                      **({"effectiveDateTime": date} if date else {})}
+                                     for n, date in enumerate(("1990", "2030", None))))
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+            assert page_number < 50, sort
+        assert len(seen) == len(set(seen)), sort
+        assert expected <= set(seen), sort
+
+
+async def test_count_above_the_maximum_is_clamped(searcher: Searcher) -> None:
+    result = await searcher.search("Patient", "_count=5000")
+    assert result.request.count == 1000
+
+
+async def test_a_cursor_with_a_bad_key_value_is_invalid(searcher: Searcher) -> None:
+    await eleven_observations(searcher)
+    page = await searcher.search("Observation", "_sort=date&_count=2")
+    assert page.next_cursor is not None
+    document = orjson.loads(base64.urlsafe_b64decode(page.next_cursor + "=" * (-len(page.next_cursor) % 4)))
+    for change in ({"k": ["not a date"]}, {"k": [1]}, {"k": []}, {"k": ["2020-01-01T00:00:00"]},
+                   {"k": ["2020-01-01T00:00:00Z\u0000"]}, {"id": "o\u0000"}, {"d": "sideways"}):
+        forged = base64.urlsafe_b64encode(orjson.dumps({**document, **change})).decode()
+        with pytest.raises(FhirError) as raised:
+            await searcher.search("Observation", f"_sort=date&_count=2&_cursor={forged}")
+        assert raised.value.issues[0].code == "invalid", change

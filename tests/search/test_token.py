@@ -102,13 +102,6 @@ async def test_an_escaped_bar_is_part_of_the_code(searcher: Searcher) -> None:
     assert await searcher.ids("Patient", "identifier=a\\|b") == {"odd"}
 
 
-async def test_subsumption_modifiers_are_refused_as_not_supported_yet(searcher: Searcher) -> None:
-    with pytest.raises(FhirError) as raised:
-        await searcher.ids("Condition", "code:below=http://snomed.info/sct|404684003")
-    assert raised.value.issues[0].code == "not-supported"
-    assert "code:below" in raised.value.issues[0].diagnostics
-
-
 async def test_an_unknown_modifier_is_invalid_and_names_the_parameter(searcher: Searcher) -> None:
     with pytest.raises(FhirError) as raised:
         await searcher.ids("Patient", "gender:fuzzy=male")

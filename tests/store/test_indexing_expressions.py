@@ -102,8 +102,3 @@ def test_parameters_holding_the_values_of_others_are_derived_not_stored(registry
     stored = {code for code, _, _ in observation.stored}
     assert {"subject", "code", "component-code"} <= stored
     assert not {"patient", "combo-code", "combo-value-quantity"} & stored
-
-
-def test_composite_and_special_parameters_are_listed_as_unsupported(registry: SearchParameterRegistry) -> None:
-    assert "code-value-quantity" in registry.of_type("Observation").unsupported
-    assert "near" in registry.of_type("Location").unsupported

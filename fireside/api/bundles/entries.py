@@ -85,6 +85,7 @@ class BundleEntry:
             headers=headers,
             unit=unit,
             body_path=self.resource_path,
+            source_address=bundle_request.source_address,
             _parsed=self.resource,
         )
 

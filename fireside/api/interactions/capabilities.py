@@ -10,6 +10,7 @@ from typing import Any
 from fireside import __version__
 from fireside.api.context import FhirRequest, FhirResponse
 from fireside.api.services import Services
+from fireside.config import FHIR_BASE_PATH
 
 
 async def capabilities(request: FhirRequest, services: Services) -> FhirResponse:
@@ -17,13 +18,30 @@ async def capabilities(request: FhirRequest, services: Services) -> FhirResponse
 
 
 def capability_statement(services: Services, base_url: str) -> dict[str, Any]:
-    return {**_static_statement(services), "implementation": {"description": "Fireside", "url": base_url}}
+    statement = {**_static_statement(services), "implementation": {"description": "Fireside", "url": base_url}}
+    return _with_oauth_uris(statement, base_url)
+
+
+def _with_oauth_uris(statement: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """SMART's oauth-uris extension on rest.security (App Launch 1.0, conformance-statement):
+    2.x apps read .well-known/smart-configuration, but clients such as fhirclient still look here."""
+    server = base_url.removesuffix(FHIR_BASE_PATH)
+    endpoints = {"authorize": "authorize", "token": "token", "revoke": "revoke", "introspect": "introspect"}
+    extension = {
+        "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+        "extension": [{"url": name, "valueUri": f"{server}/oauth2/{path}"} for name, path in endpoints.items()],
+    }
+    rest = dict(statement["rest"][0])
+    rest["security"] = {**rest["security"], "extension": [extension]}
+    return {**statement, "rest": [rest, *statement["rest"][1:]]}
 
 
 def _build_static_statement(services: Services) -> dict[str, Any]:
     from fireside.api.routes import INTERACTIONS, OPERATIONS
 
-    type_interactions = sorted({i.code for i in INTERACTIONS if i.level != "system"})
+    # R4 has no interaction code for compartment search: rest.compartment declares it.
+    compartment_search = any(i.code == "search-compartment" for i in INTERACTIONS)
+    type_interactions = sorted({i.code for i in INTERACTIONS if i.level != "system" and i.code != "search-compartment"})
     system_interactions = sorted({i.code for i in INTERACTIONS if i.level == "system"})
     conditional = {i.code for i in INTERACTIONS if i.conditional}
     search_parameters = {
@@ -51,7 +69,7 @@ def _build_static_statement(services: Services) -> dict[str, Any]:
             "operation": [
                 {"name": o.code, "definition": o.definition_url}
                 for o in OPERATIONS
-                if not o.resource_types or resource_type in o.resource_types
+                if o.levels != ("system",) and (not o.resource_types or resource_type in o.resource_types)
             ],
         }
         for resource_type in services.definitions.resource_types
@@ -76,6 +94,8 @@ def _build_static_statement(services: Services) -> dict[str, Any]:
                 },
                 "resource": resources,
                 "interaction": [{"code": code} for code in system_interactions],
+                **({"compartment": [c["url"] for c in services.definitions.compartments]}
+                   if compartment_search else {}),
                 "operation": [
                     {"name": o.code, "definition": o.definition_url} for o in OPERATIONS if "system" in o.levels
                 ],

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 
-from fireside.api.context import FhirRequest, FhirResponse, parse_version_etag, read_current, resource_response
+from fireside.api.context import (
+    FhirRequest,
+    FhirResponse,
+    parse_version_etag,
+    read_current,
+    resource_response,
+    version_headers,
+)
 from fireside.api.services import Services
 from fireside.fhir.errors import FhirError
+from fireside.fhir.summary import parse_subset, subset_resource
 from fireside.store import StoredResource
 
 
@@ -15,7 +23,7 @@ async def read(request: FhirRequest, services: Services) -> FhirResponse:
     stored = await current_version(request, services, request.resource_type, request.id)
     if _not_modified(request, stored):
         return FhirResponse(status=304, headers={"ETag": stored.etag})
-    return resource_response(stored)
+    return subsetted_response(request, services, stored)
 
 
 async def current_version(
@@ -31,6 +39,20 @@ async def current_version(
             headers={"ETag": stored.etag},
         )
     return stored
+
+
+def subsetted_response(request: FhirRequest, services: Services, stored: StoredResource) -> FhirResponse:
+    """The resource, cut down by `_summary` and `_elements` when asked (read and vread take them
+    too: https://hl7.org/fhir/R4/search.html#summary); else its stored JSON as it is."""
+    summary = request.param("_summary")
+    if summary not in (None, "", "true", "false", "text", "data"):
+        why = "is only for search" if summary == "count" else "is not true, false, text or data"
+        raise FhirError.single("invalid", f"Parameter _summary: {summary!r} {why}")
+    subset = parse_subset(summary, [value for key, value in request.query if key == "_elements"])
+    if subset.whole:
+        return resource_response(stored)
+    resource = subset_resource(services.definitions, stored.resource(), subset)
+    return FhirResponse(resource=resource, headers=version_headers(stored), stored=stored)
 
 
 def _not_modified(request: FhirRequest, stored: StoredResource) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fireside.api.context import FhirRequest, FhirResponse, resource_response
+from fireside.api.context import FhirRequest, FhirResponse
+from fireside.api.interactions.read import subsetted_response
 from fireside.api.services import Services
 from fireside.fhir.errors import FhirError
 
@@ -18,4 +19,4 @@ async def vread(request: FhirRequest, services: Services) -> FhirResponse:
     if stored.deleted:
         raise FhirError([*FhirError.single("deleted", f"{name} is a deletion").issues],
                         headers={"ETag": stored.etag})
-    return resource_response(stored)
+    return subsetted_response(request, services, stored)

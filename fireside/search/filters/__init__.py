@@ -12,8 +12,8 @@ UNION ALL keeps each alternative a plain range scan where an OR would not be. Po
 :missing=true and :not are `NOT EXISTS` (an anti-join), which also matches resources without
 any value, as the spec asks.
 
-The compiler of each parameter type is picked from `VALUE_FILTERS`; a type without one (composite,
-special) never gets here: the registry lists it as unsupported and the request parser skips it.
+The compiler of each parameter type is picked from `VALUE_FILTERS`: a composite's from its
+components' (composites.py), `near` is the one special parameter indexed (near.py).
 """
 
 from __future__ import annotations
@@ -25,14 +25,18 @@ from uuid import UUID
 
 from psycopg import sql
 
+from fireside.search.filters import chains
+from fireside.search.filters.composites import composite_filter
 from fireside.search.filters.condition import Condition, FilterContext, bad_modifier, bad_value
 from fireside.search.filters.dates import compile_date_filter, compile_last_updated_filter
+from fireside.search.filters.near import compile_near_filter
 from fireside.search.filters.quantities import compile_number_filter, compile_quantity_filter
-from fireside.search.filters.references import compile_reference_filter
+from fireside.search.filters.references import compile_reference_filter, identifier_filter
 from fireside.search.filters.strings import compile_string_filter
 from fireside.search.filters.tokens import compile_token_filter
 from fireside.search.filters.uris import compile_uri_filter
-from fireside.search.request import Criterion
+from fireside.search.request import AnyOf, Criterion
+from fireside.store.indexing import IDENTIFIER_ROWS, OF_TYPE_ROWS
 
 ValueFilter = Callable[[Criterion, str, FilterContext], Condition]
 
@@ -44,11 +48,23 @@ VALUE_FILTERS: dict[str, ValueFilter] = {
     "number": compile_number_filter,
     "quantity": compile_quantity_filter,
     "uri": compile_uri_filter,
+    # `near`, the one special parameter the registry indexes (see near.py).
+    "special": compile_near_filter,
 }
+# Each component is read by the filter of its own type (see composites.py).
+VALUE_FILTERS["composite"] = composite_filter(VALUE_FILTERS)
 # :not is defined for tokens in R4.
 _NEGATABLE = frozenset({"token"})
 
-__all__ = ["VALUE_FILTERS", "CompiledCriterion", "Condition", "FilterContext", "compile_criterion"]
+__all__ = [
+    "VALUE_FILTERS",
+    "CompiledCriterion",
+    "Condition",
+    "FilterContext",
+    "compile_any_of",
+    "compile_criterion",
+    "compile_value_condition",
+]
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,10 @@ def compile_criterion(
     criterion: Criterion, project_id: UUID, resource_type: str, context: FilterContext
 ) -> CompiledCriterion:
     parameter = criterion.parameter
+    if criterion.chain:
+        return _compile_chain(criterion, project_id, resource_type, context)
+    if parameter.type == "reference" and criterion.modifier == "identifier":
+        return _compile_reference_identifier(criterion, project_id, resource_type)
     if parameter.resource_column == "id":
         return CompiledCriterion(_id_condition(criterion))
     if parameter.resource_column == "last_updated":
@@ -74,7 +94,8 @@ def compile_criterion(
     scope = _scope(criterion)
     if criterion.modifier == "missing":
         return _missing(criterion, project_id, resource_type, table, scope)
-    negated = criterion.modifier == "not"
+    # :not-in is "no coding in the set": like :not, resources without any matching row.
+    negated = criterion.modifier in ("not", "not-in")
     if negated and parameter.type not in _NEGATABLE:
         raise bad_modifier(criterion)
     value_filter = VALUE_FILTERS[parameter.type]
@@ -85,13 +106,76 @@ def compile_criterion(
     return CompiledCriterion(Condition(sql.SQL("r.id IN ({})").format(matches.sql), matches.params), matches)
 
 
+def compile_value_condition(
+    criterion: Criterion, project_id: UUID, resource_type: str, value: Condition | None, negated: bool = False
+) -> CompiledCriterion:
+    """The criterion's index rows that satisfy `value` (a condition on `i` built by the
+    caller; None: any row), or with `negated` the resources without such rows. For the
+    `_filter` operators that no search prefix or modifier spells (string eq and ew, date po)."""
+    assert criterion.parameter.table is not None
+    table = sql.Identifier(criterion.parameter.table.name)
+    scope = _scope(criterion)
+    if negated:
+        return CompiledCriterion(_without(table, scope, value))
+    matches = _matches(project_id, resource_type, table, scope, [value])
+    return CompiledCriterion(Condition(sql.SQL("r.id IN ({})").format(matches.sql), matches.params), matches)
+
+
+def compile_any_of(criteria: AnyOf, project_id: UUID, resource_type: str, context: FilterContext) -> CompiledCriterion:
+    """At least one of the criteria holds. When each keeps only resources with index rows, so
+    does their union, which is then one `r.id IN (... UNION ALL ...)` the engine can page and
+    count from the index (a compartment search with no other criteria)."""
+    compiled = [compile_criterion(c, project_id, resource_type, context) for c in criteria.criteria]
+    if not compiled:
+        return CompiledCriterion(Condition(sql.SQL("false")))
+    if all(c.matches is not None for c in compiled):
+        matches = Condition(sql.SQL(" UNION ALL ").join(c.matches.sql for c in compiled if c.matches),
+                            tuple(p for c in compiled if c.matches for p in c.matches.params))
+        return CompiledCriterion(Condition(sql.SQL("r.id IN ({})").format(matches.sql), matches.params), matches)
+    return CompiledCriterion(_any_of([c.condition for c in compiled]))
+
+
+def _compile_chain(
+    criterion: Criterion, project_id: UUID, resource_type: str, context: FilterContext
+) -> CompiledCriterion:
+    """A chain or `_has` (see chains.py): the criterion at the other end compiled like any other."""
+    ends: list[tuple[str, Condition]] = []
+    for link in criterion.chain:
+        end = compile_criterion(link.criterion, project_id, link.resource_type, context)
+        ends.append((link.resource_type, chains.ids_of(project_id, link.resource_type, end.condition, end.matches)))
+    if criterion.reverse:
+        (source_type, ids), = ends
+        targets = chains.referred(project_id, resource_type, source_type, criterion.parameter, ids)
+        return CompiledCriterion(Condition(sql.SQL("r.id IN ({})").format(targets.sql), targets.params))
+    matches = chains.referring(project_id, resource_type, criterion.parameter, ends)
+    return CompiledCriterion(Condition(sql.SQL("r.id IN ({})").format(matches.sql), matches.params), matches)
+
+
+def _compile_reference_identifier(criterion: Criterion, project_id: UUID, resource_type: str) -> CompiledCriterion:
+    """`subject:identifier=system|value`: the token rows the indexer writes for Reference.identifier
+    under `<parameter>:identifier` (see fireside/store/indexing/registry.py)."""
+    parameter = criterion.parameter
+    rows = [code + IDENTIFIER_ROWS for code in parameter.rows_in]
+    scope = Condition(sql.SQL("i.parameter = ANY(%s)"), (rows,))
+    if parameter.target_type:
+        # Reference.type, when the reference gives one, must agree (`patient` is `subject` to a Patient).
+        scope = Condition(sql.SQL("i.parameter = ANY(%s) AND (i.text IS NULL OR i.text = %s)"),
+                          (rows, parameter.target_type))
+    alternatives = [identifier_filter(value) for value in criterion.values]
+    matches = _matches(project_id, resource_type, sql.Identifier("search_token"), scope, alternatives)
+    return CompiledCriterion(Condition(sql.SQL("r.id IN ({})").format(matches.sql), matches.params), matches)
+
+
 def _scope(criterion: Criterion) -> Condition:
     """Which index rows hold this parameter's values (its own, or those it is derived from)."""
     parameter = criterion.parameter
-    if len(parameter.rows_in) == 1:
-        scope = Condition(sql.SQL("i.parameter = %s"), (parameter.rows_in[0],))
+    # :of-type reads the Identifier.type rows stored beside the identifier rows (indexing/values.py).
+    rows_in = [code + OF_TYPE_ROWS for code in parameter.rows_in] if criterion.modifier == "of-type" \
+        else parameter.rows_in
+    if len(rows_in) == 1:
+        scope = Condition(sql.SQL("i.parameter = %s"), (rows_in[0],))
     else:
-        scope = Condition(sql.SQL("i.parameter = ANY(%s)"), (list(parameter.rows_in),))
+        scope = Condition(sql.SQL("i.parameter = ANY(%s)"), (list(rows_in),))
     if parameter.target_type:
         scope = Condition(sql.SQL("{} AND i.target_type = %s").format(scope.sql),
                           (*scope.params, parameter.target_type))

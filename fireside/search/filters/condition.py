@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import sql
@@ -26,6 +27,9 @@ class FilterContext:
     reference to this server matches the local reference it stands for."""
 
     base_url: str = ""
+    # Codes by system of each terminology criterion value, by (modifier, value): resolved from
+    # the project's CodeSystems and ValueSets before compiling (fireside/search/terminology.py).
+    terminology: Mapping[tuple[str, str], Mapping[str, frozenset[str]]] = field(default_factory=dict)
 
 
 def condition(text: str, *params: Any) -> Condition:

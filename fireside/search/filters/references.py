@@ -1,17 +1,16 @@
 """Reference criteria (https://hl7.org/fhir/R4/search.html#reference): `Type/id`, a bare `id`
 (any target type, or the one a `:Type` modifier names), an absolute URL, or a canonical
-`url[|version]`."""
+`url[|version]`; with :identifier, `[system|]value` of Reference.identifier."""
 
 from __future__ import annotations
 
-from fireside.search.escaping import unescape
+from fireside.search.escaping import split_unescaped, unescape
 from fireside.search.filters.condition import (
     Condition,
     FilterContext,
     bad_modifier,
     bad_value,
     condition,
-    modifier_not_yet,
 )
 from fireside.search.request import Criterion
 from fireside.store.indexing import cut, split_reference
@@ -43,9 +42,21 @@ def _modifier_type(criterion: Criterion) -> str | None:
     modifier = criterion.modifier
     if modifier is None:
         return None
-    if modifier == "identifier":
-        raise modifier_not_yet(criterion)
     targets = criterion.parameter.definition.target
     if modifier[:1].isupper() and (not targets or modifier in targets):
         return modifier
     raise bad_modifier(criterion)
+
+
+def identifier_filter(value: str) -> Condition:
+    """`system|value`, `|value`, `system|` or `value` of a Reference.identifier, read like a
+    token (search.html#reference) from its token rows."""
+    parts = split_unescaped(value, "|", limit=1)
+    if len(parts) == 1:
+        return condition("i.value = %s", cut(unescape(value)))
+    system, code = unescape(parts[0]), unescape(parts[1])
+    if not code:
+        return condition("i.system = %s", cut(system))
+    if not system:
+        return condition("i.value = %s AND i.system IS NULL", cut(code))
+    return condition("i.value = %s AND i.system = %s", cut(code), cut(system))

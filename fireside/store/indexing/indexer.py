@@ -18,6 +18,7 @@ from psycopg import sql
 
 from fireside.fhir import FhirDefinitions
 from fireside.store.context import AccessContext
+from fireside.store.indexing.custom import SEARCH_PARAMETER
 from fireside.store.indexing.registry import SearchParameterRegistry
 from fireside.store.indexing.tables import INDEX_TABLES, IndexTable
 from fireside.store.resources import StoredResource
@@ -42,15 +43,18 @@ class SearchIndexer:
         """The index rows of `version` by table: (project_id, resource_type, resource_id,
         parameter, value columns...). A deletion has none."""
         tables: dict[IndexTable, list[Row]] = {}
-        self._collect(version, project_id, tables)
+        self._collect(self.registry, version, project_id, tables)
         return tables
 
-    def _collect(self, version: StoredResource, project_id: UUID | None, tables: dict[IndexTable, list[Row]]) -> None:
+    def _collect(
+        self, registry: SearchParameterRegistry, version: StoredResource, project_id: UUID | None,
+        tables: dict[IndexTable, list[Row]],
+    ) -> None:
         if version.deleted or version.content is None:
             return
         resource = orjson.loads(version.content)
         resource_type, resource_id = version.resource_type, version.id
-        for code, table, extract in self.registry.of_type(resource_type).stored:
+        for code, table, extract in registry.of_type(resource_type).stored:
             try:
                 values = extract(resource)
             except _EXTRACTION_ERRORS:
@@ -69,17 +73,35 @@ class SearchIndexer:
     async def write(
         self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, versions: Sequence[StoredResource]
     ) -> None:
+        # The project's own SearchParameters apply to its writes (custom.py); writing one checks it.
+        parameters = [v for v in versions if v.resource_type == SEARCH_PARAMETER]
+        if parameters:
+            registry = await self.registry.projects.changed(conn, ctx.project_id, parameters)
+        else:
+            registry = await self.registry.for_project(conn, ctx.project_id)
         # A first version has no rows yet: skipping the DELETE keeps pure ingest to COPYs alone.
-        replaced = [v for v in versions if v.version_id > 1]
+        await self._replace(conn, ctx.project_id, registry, versions, [v for v in versions if v.version_id > 1])
+
+    async def reindex(
+        self, conn: psycopg.AsyncConnection[Any], project_id: UUID, versions: Sequence[StoredResource],
+        registry: SearchParameterRegistry,
+    ) -> None:
+        """Extract the rows of stored `versions` again, replacing whatever rows they have ($reindex)."""
+        await self._replace(conn, project_id, registry, versions, versions)
+
+    async def _replace(
+        self, conn: psycopg.AsyncConnection[Any], project_id: UUID, registry: SearchParameterRegistry,
+        versions: Sequence[StoredResource], replaced: Sequence[StoredResource],
+    ) -> None:
         if replaced:
             await conn.execute(self._delete_statement, {
-                "project_id": ctx.project_id,
+                "project_id": project_id,
                 "types": [v.resource_type for v in replaced],
                 "ids": [v.id for v in replaced],
             })
         tables: dict[IndexTable, list[Row]] = {}
         for version in versions:
-            self._collect(version, ctx.project_id, tables)
+            self._collect(registry, version, project_id, tables)
         async with conn.cursor() as cursor:
             for table in INDEX_TABLES:
                 rows = tables.get(table)

@@ -57,8 +57,39 @@ class _Position:
     operations: tuple[tuple[str, Any], ...]
 
 
+@dataclass(frozen=True)
+class Element:
+    """The values a path leads to, and where they stand in their type's definition, so that
+    paths relative to them can be compiled (a composite parameter's components)."""
+
+    navigate: Navigator
+    type_code: str
+    position: _Position
+
+
 def compile_path(definitions: FhirDefinitions, resource_type: str, path: Path) -> list[Branch]:
     """The branches of `path` for `resource_type`; none if the path is rooted at another type."""
+    return [Branch(_navigator(p.operations), p.type_code)
+            for p in _positions(definitions, resource_type, path) if p.operations]
+
+
+def compile_elements(definitions: FhirDefinitions, resource_type: str, path: Path) -> list[Element]:
+    """Like `compile_path`, and a path that is its root alone (`Observation`) leads to the
+    resource itself."""
+    return [Element(_navigator(p.operations) if p.operations else _itself, p.type_code, p)
+            for p in _positions(definitions, resource_type, path)]
+
+
+def compile_relative(definitions: FhirDefinitions, element: Element, steps: Path) -> list[Branch]:
+    """The branches of `steps` (a path without its root) applied to the values of `element`."""
+    start = element.position
+    positions = [_Position(start.type_code, start.structure, start.element_path, ())]
+    for step in steps:
+        positions = _advance(definitions, positions, step)
+    return [Branch(_navigator(p.operations), p.type_code) for p in positions if p.operations]
+
+
+def _positions(definitions: FhirDefinitions, resource_type: str, path: Path) -> list[_Position]:
     root = path[0]
     if not isinstance(root, Root) or root.type_name not in (resource_type, "Resource", "DomainResource"):
         return []
@@ -68,7 +99,11 @@ def compile_path(definitions: FhirDefinitions, resource_type: str, path: Path) -
     positions = [_Position(root.type_name, structure, root.type_name, ())]
     for step in path[1:]:
         positions = _advance(definitions, positions, step)
-    return [Branch(_navigator(p.operations), p.type_code) for p in positions if p.operations]
+    return positions
+
+
+def _itself(value: dict[str, Any]) -> Nodes:
+    return [value]
 
 
 def _advance(definitions: FhirDefinitions, positions: list[_Position], step: Step) -> list[_Position]:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from fireside.fhir import FhirDefinitions
 from fireside.fhir.definitions import SearchParameterDefinition
+from fireside.store.indexing.composites import Component, compile_composite
 from fireside.store.indexing.expressions import (
     Path,
     Root,
@@ -29,8 +32,21 @@ from fireside.store.indexing.expressions import (
 )
 from fireside.store.indexing.fallback import interpret
 from fireside.store.indexing.navigation import UNKNOWN_TYPE, compile_path
-from fireside.store.indexing.tables import TABLE_OF_TYPE, IndexTable
-from fireside.store.indexing.values import Row, RowsOf, rows_of, sniff_rows_of
+from fireside.store.indexing.positions import compile_position
+from fireside.store.indexing.tables import COMPOSITE, POSITION, TABLE_OF_TYPE, IndexTable
+from fireside.store.indexing.values import (
+    IDENTIFIER_ROWS,
+    IDENTIFIER_TYPE,
+    OF_TYPE_ROWS,
+    REFERENCE_IDENTIFIER,
+    Row,
+    RowsOf,
+    rows_of,
+    sniff_rows_of,
+)
+
+if TYPE_CHECKING:
+    from fireside.store.indexing.custom import ProjectParameters, Source
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +73,8 @@ class IndexedParameter:
     # How to find the values in a resource; None when they are read from other parameters' rows.
     extract: Extractor | None = None
     resource_column: str | None = None
+    # A composite's components, in the order of its search value's `$`-separated parts.
+    components: tuple[Component, ...] = ()
 
 
 @dataclass
@@ -64,19 +82,21 @@ class TypeParameters:
     """Everything about one resource type's search parameters, compiled."""
 
     searchable: dict[str, IndexedParameter] = field(default_factory=dict)
-    # Known parameters that search cannot answer yet (composite, special, no expression).
+    # Known parameters that search cannot answer yet (no expression, a special one other than
+    # `near`, a composite whose components cannot be indexed).
     unsupported: dict[str, SearchParameterDefinition] = field(default_factory=dict)
     # What the indexer extracts: (parameter code, table, extractor).
     stored: tuple[tuple[str, IndexTable, Extractor], ...] = ()
 
 
 class SearchParameterRegistry:
-    """Every resource type's parameters, compiled at construction (0.1 s for all of R4), so
-    that what is not supported is reported once, at start-up."""
+    """Every resource type's parameters, compiled at construction (about 1 s for all of R4,
+    once per process: registries on the same definitions share the compiled types, which only
+    the definitions determine), so that what is not supported is reported once, at start-up."""
 
     def __init__(self, definitions: FhirDefinitions, compile_now: bool = True) -> None:
         self.definitions = definitions
-        self._by_type: dict[str, TypeParameters] = {}
+        self._by_type = _compiled_types(definitions)
         if compile_now:
             self.compile_all()
 
@@ -89,11 +109,24 @@ class SearchParameterRegistry:
     def for_type(self, resource_type: str) -> dict[str, IndexedParameter]:
         return self.of_type(resource_type).searchable
 
+    async def for_project(self, source: Source, project_id: UUID) -> SearchParameterRegistry:
+        """This registry with the SearchParameters `project_id` stored (custom.py): itself when
+        it has none. Cached per process; a dict lookup unless the project's parameters changed."""
+        return await self.projects.registry_for(source, project_id)
+
+    @cached_property
+    def projects(self) -> ProjectParameters:
+        from fireside.store.indexing.custom import ProjectParameters  # custom.py builds on this module
+
+        return ProjectParameters(self)
+
     def parameter(self, resource_type: str, code: str) -> IndexedParameter | None:
         return self.of_type(resource_type).searchable.get(code)
 
     def compile_all(self) -> None:
         """Compile every resource type now (at start-up) and warn once about what is skipped."""
+        if len(self._by_type) >= len(self.definitions.resource_types):
+            return  # compiled, and reported, by an earlier registry in this process
         skipped: set[str] = set()
         for resource_type in self.definitions.resource_types:
             skipped.update(f"{code} ({d.type})" for code, d in self.of_type(resource_type).unsupported.items())
@@ -101,14 +134,35 @@ class SearchParameterRegistry:
             log.warning("search parameters not supported yet: %s", ", ".join(sorted(skipped)))
 
 
+# id(definitions) -> (definitions, compiled types); the definitions are kept so that the id is not reused.
+_COMPILED: dict[int, tuple[FhirDefinitions, dict[str, TypeParameters]]] = {}
+
+
+def _compiled_types(definitions: FhirDefinitions) -> dict[str, TypeParameters]:
+    """The compiled types shared by every registry on `definitions`. Safe to share: nothing
+    changes a compiled type after compiling (project overlays copy them, see custom.py)."""
+    entry = _COMPILED.get(id(definitions))
+    if entry is None:
+        entry = _COMPILED[id(definitions)] = (definitions, {})
+    return entry[1]
+
+
 def _compile_type(definitions: FhirDefinitions, resource_type: str) -> TypeParameters:
     compiled = TypeParameters()
     candidates: list[tuple[SearchParameterDefinition, list[Path] | None]] = []
+    own_tables: list[IndexedParameter] = []
     for definition in definitions.search_parameters_for(resource_type):
         if definition.code in RESOURCE_COLUMNS:
             compiled.searchable[definition.code] = IndexedParameter(
                 definition.code, definition.type, definition, None,
                 resource_column=RESOURCE_COLUMNS[definition.code])
+        elif definition.type in ("composite", "special") and definition.expression:
+            own = _own_table_parameter(definitions, definition, resource_type)
+            if own is None:
+                compiled.unsupported[definition.code] = definition
+            else:
+                compiled.searchable[definition.code] = own
+                own_tables.append(own)
         elif definition.type not in TABLE_OF_TYPE or not definition.expression:
             compiled.unsupported[definition.code] = definition
         else:
@@ -129,8 +183,73 @@ def _compile_type(definitions: FhirDefinitions, resource_type: str) -> TypeParam
         compiled.searchable[definition.code] = IndexedParameter(
             definition.code, definition.type, definition, table, (definition.code,), extract=extract)
         stored.append((definition.code, table, extract))
+        if definition.type == "token":
+            typed = _extractor(definitions, definition, resource_type, IDENTIFIER_TYPE)
+            if typed is not None:
+                stored.append((definition.code + OF_TYPE_ROWS, table, typed))
+        if definition.type == "reference":
+            identified = _extractor(definitions, definition, resource_type, REFERENCE_IDENTIFIER)
+            if identified is not None:
+                stored.append((definition.code + IDENTIFIER_ROWS, TABLE_OF_TYPE["token"], identified))
+    own_tables = _with_derived_composites(own_tables, resource_type, compiled.searchable)
+    stored.extend((p.code, p.table, p.extract) for p in own_tables if p.table and p.extract)
     compiled.stored = tuple(stored)
     return compiled
+
+
+def _with_derived_composites(
+    parameters: list[IndexedParameter], resource_type: str, searchable: dict[str, IndexedParameter]
+) -> list[IndexedParameter]:
+    """Composites whose elements are those of others with the same components read those
+    others' rows: `combo-code-value-quantity` (`Observation | Observation.component`) is
+    `code-value-quantity` and `component-code-value-quantity` together. On the sample bundles
+    this leaves a third fewer composite rows to write. Returns the composites still stored."""
+    keys = {p.code: _composite_key(p, resource_type) for p in parameters}
+    singles = [(key, code) for code, key in keys.items() if key is not None and len(key[1]) == 1]
+    kept: list[IndexedParameter] = []
+    for parameter in parameters:
+        key = keys[parameter.code]
+        parts = [(paths, code) for (signature, paths), code in singles
+                 if key is not None and len(key[1]) > 1 and signature == key[0] and paths <= key[1]]
+        if key is not None and parts and frozenset().union(*(paths for paths, _ in parts)) == key[1]:
+            searchable[parameter.code] = replace(
+                parameter, rows_in=tuple(sorted(code for _, code in parts)), extract=None)
+        else:
+            kept.append(parameter)
+    return kept
+
+
+def _composite_key(
+    parameter: IndexedParameter, resource_type: str
+) -> tuple[tuple[tuple[str, str], ...], frozenset[Path]] | None:
+    """What a composite's rows depend on: its components' types and expressions, and the paths
+    of its elements."""
+    if parameter.type != "composite" or parameter.definition.expression is None:
+        return None
+    paths = _paths_for(parameter.definition.expression, resource_type)
+    if paths is None:
+        return None
+    return tuple((c.type, c.expression) for c in parameter.components), _key(paths)
+
+
+def _own_table_parameter(
+    definitions: FhirDefinitions, definition: SearchParameterDefinition, resource_type: str
+) -> IndexedParameter | None:
+    """A composite (rows per element, composites.py) or `near` (positions.py): never derived
+    from another parameter's rows; None if it cannot be indexed."""
+    assert definition.expression is not None
+    parts = _parts_for(definition.expression, resource_type)
+    if definition.type == "composite":
+        composite = compile_composite(definitions, definition, resource_type, parts)
+        if composite is None:
+            return None
+        return IndexedParameter(definition.code, definition.type, definition, COMPOSITE, (definition.code,),
+                                extract=composite.extract, components=composite.components)
+    extract = compile_position(definitions, definition, resource_type, parts)
+    if extract is None:
+        return None
+    return IndexedParameter(definition.code, definition.type, definition, POSITION, (definition.code,),
+                            extract=extract)
 
 
 def _paths_for(expression: str, resource_type: str) -> list[Path] | None:
@@ -199,28 +318,38 @@ def _derived(
 
 
 def _extractor(
-    definitions: FhirDefinitions, definition: SearchParameterDefinition, resource_type: str
+    definitions: FhirDefinitions, definition: SearchParameterDefinition, resource_type: str, kind: str | None = None
 ) -> Extractor | None:
+    """Rows of the parameter's type or, with `kind`, of that kind of extra rows (IDENTIFIER_TYPE:
+    only from values typed Identifier)."""
     assert definition.expression is not None
     pairs: list[tuple[Callable[[dict[str, Any]], list[Any]], RowsOf]] = []
     for part in _parts_for(definition.expression, resource_type):
-        pairs.extend(_compiled_part(definitions, definition, resource_type, part))
+        pairs.extend(_compiled_part(definitions, definition, resource_type, part, kind))
     if not pairs:
         return None
     return _combine(pairs)
 
 
 def _compiled_part(
-    definitions: FhirDefinitions, definition: SearchParameterDefinition, resource_type: str, part: str
+    definitions: FhirDefinitions, definition: SearchParameterDefinition, resource_type: str, part: str,
+    kind: str | None = None,
 ) -> list[tuple[Callable[[dict[str, Any]], list[Any]], RowsOf]]:
     try:
         branches = [b for path in parse_expression(part) for b in compile_path(definitions, resource_type, path)]
     except UnsupportedExpression as reason:
+        if kind is not None:
+            return []
         log.debug("%s %s: %r is interpreted (%s)", resource_type, definition.code, part, reason)
         interpreter = interpret(part)
         return [(interpreter, sniff_rows_of(definition.type))] if interpreter else []
     pairs: list[tuple[Callable[[dict[str, Any]], list[Any]], RowsOf]] = []
     for branch in branches:
+        if kind is not None:
+            rows = rows_of(kind, branch.type_code)
+            if rows is not None:
+                pairs.append((branch.navigate, rows))
+            continue
         rows = rows_of(definition.type, branch.type_code)
         if rows is None and branch.type_code == UNKNOWN_TYPE:
             rows = sniff_rows_of(definition.type)

@@ -34,12 +34,17 @@ DATE = IndexTable("search_date", ("low", "high"))
 NUMBER = IndexTable("search_number", ("low", "high"))
 QUANTITY = IndexTable("search_quantity", ("low", "high", "system", "code", "unit"))
 URI = IndexTable("search_uri", ("value",))
+# Migration 0003: one row per combination of component values found in one element
+# (composites.py), and Location.position for `near` (positions.py).
+COMPOSITE = IndexTable("search_composite", tuple(
+    f"c{k}_{slot}" for k in range(1, 4)
+    for slot in ("system", "value", "extra", "low", "high", "date_low", "date_high")))
+POSITION = IndexTable("search_position", ("latitude", "longitude"))
 
-INDEX_TABLES = (TOKEN, STRING, REFERENCE, DATE, NUMBER, QUANTITY, URI)
+INDEX_TABLES = (TOKEN, STRING, REFERENCE, DATE, NUMBER, QUANTITY, URI, COMPOSITE, POSITION)
 
-# Search parameter type -> the table its rows live in. composite and special have no table yet:
-# a composite will pair rows of its components that came from the same element (a later
-# `element` ordinal column), and `near` needs a position table with a GiST index.
+# Search parameter type -> the table its rows live in. `special` parameters have a table each
+# by code (`near`: POSITION; see registry), or none.
 TABLE_OF_TYPE: dict[str, IndexTable] = {
     "token": TOKEN,
     "string": STRING,
@@ -48,6 +53,7 @@ TABLE_OF_TYPE: dict[str, IndexTable] = {
     "number": NUMBER,
     "quantity": QUANTITY,
     "uri": URI,
+    "composite": COMPOSITE,
 }
 
 

@@ -129,8 +129,7 @@ def _parts(value: Any, parts: tuple[str, ...]) -> list[Row]:
 
 
 def reference_targets(reference: Any) -> list[Row]:
-    """A Reference by its `reference`. Logical references (identifier only) give no row yet:
-    the :identifier modifier will index them as tokens."""
+    """A Reference by its `reference`. Its identifier gives token rows instead (below)."""
     text = reference.get("reference")
     if not isinstance(text, str):
         return _NONE
@@ -139,6 +138,20 @@ def reference_targets(reference: Any) -> list[Row]:
         return _NONE
     target_type, target_id, url = parts
     return [(target_type, cut(target_id), url and cut(url))]
+
+
+def reference_identifier_tokens(reference: Any) -> list[Row]:
+    """Reference.identifier as a token row for :identifier, its text column holding
+    Reference.type: a reference with an identifier alone says its target type only there, and
+    `patient:identifier` must not match one that says Group."""
+    identifier = reference.get("identifier") if isinstance(reference, dict) else None
+    if not isinstance(identifier, dict):
+        return _NONE
+    value, system = identifier.get("value"), identifier.get("system")
+    if not isinstance(value, str):
+        return _NONE
+    declared = reference.get("type")
+    return [(_cut_or_none(system), cut(value), _cut_or_none(declared))]
 
 
 def canonical_targets(value: Any) -> list[Row]:

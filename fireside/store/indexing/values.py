@@ -12,15 +12,42 @@ from typing import Any
 
 from fireside.store.indexing import range_values as ranges
 from fireside.store.indexing import text_values as texts
+from fireside.store.indexing.tables import cut
 
 Row = tuple[Any, ...]
 RowsOf = Callable[[Any], list[Row]]
 _NONE: list[Row] = []
 
+# Identifier.type codings are stored as rows of `<parameter>:of-type` (a name no search
+# parameter code can have), for :of-type (https://hl7.org/fhir/R4/search.html#token). Their own
+# parameter keeps them out of everything else asked of the identifier rows (`system|`, :missing,
+# :text, _sort).
+OF_TYPE_ROWS = ":of-type"
+IDENTIFIER_TYPE = "identifier-type"
+# Reference.identifier is stored as token rows of `<parameter>:identifier`, for the reference
+# :identifier modifier (https://hl7.org/fhir/R4/search.html#reference).
+IDENTIFIER_ROWS = ":identifier"
+REFERENCE_IDENTIFIER = "reference-identifier"
+
 _PRIMITIVE_TEXT = ("string", "code", "id", "markdown", "uri", "url", "canonical", "oid", "uuid")
 _INSTANTS = ("date", "dateTime", "instant")
 _QUANTITIES = ("Quantity", "Age", "Duration", "Count", "Distance", "SimpleQuantity", "MoneyQuantity")
 _NUMBERS = ("decimal", "integer", "positiveInt", "unsignedInt")
+
+
+def identifier_type_tokens(identifier: Any) -> list[Row]:
+    """One token row per coding of Identifier.type: (type system, `type code|value`, no text),
+    so that `:of-type=system|code|value` is one equality probe of search_token_value_idx."""
+    value, kind = identifier.get("value"), identifier.get("type")
+    if not isinstance(value, str) or not isinstance(kind, dict) or not isinstance(kind.get("coding"), list):
+        return _NONE
+    rows: list[Row] = []
+    for coding in kind["coding"]:
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+            system = coding.get("system")
+            rows.append((cut(system) if isinstance(system, str) else None, cut(f"{coding['code']}|{value}"), None))
+    return rows
+
 
 _ROWS_OF: dict[str, dict[str, RowsOf]] = {
     "token": {
@@ -41,6 +68,8 @@ _ROWS_OF: dict[str, dict[str, RowsOf]] = {
         **dict.fromkeys(("canonical", "uri", "url"), texts.canonical_targets),
     },
     "uri": dict.fromkeys(("uri", "url", "canonical", "oid", "uuid"), texts.primitive_uri),
+    IDENTIFIER_TYPE: {"Identifier": identifier_type_tokens},
+    REFERENCE_IDENTIFIER: {"Reference": texts.reference_identifier_tokens},
     "date": {
         **dict.fromkeys(_INSTANTS, ranges.instant_dates),
         "Period": ranges.period_dates,
