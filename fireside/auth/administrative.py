@@ -1,7 +1,11 @@
 """Fireside's administrative resource types, and who may change them through the FHIR API.
 
-They are stored and read like any resource, but a project member could otherwise rename its
-project or register clients, so until access policies land only super admins write them.
+They are stored and read like any resource. Three roles write them:
+- a super admin writes every one of them, in any project;
+- a project admin (a ProjectMembership with `admin: true`) manages their own project's
+  memberships, client applications and users: the token's project bounds every write;
+- a member writes none of them, or they could make themselves admin or register clients.
+`Project` itself and `Login` (sign-in state the OAuth endpoints keep) are the server's alone.
 """
 
 from __future__ import annotations
@@ -9,9 +13,14 @@ from __future__ import annotations
 from fireside.fhir.errors import FhirError
 from fireside.store import AccessContext
 
-ADMINISTRATIVE_TYPES = frozenset({"Project", "ClientApplication", "User"})
+ADMINISTRATIVE_TYPES = frozenset({"Project", "ClientApplication", "User", "ProjectMembership", "Login", "AccessPolicy"})
+PROJECT_ADMIN_TYPES = frozenset({"ClientApplication", "User", "ProjectMembership", "AccessPolicy"})
 
 
 def check_administrative_write(ctx: AccessContext, resource_type: str | None) -> None:
-    if resource_type in ADMINISTRATIVE_TYPES and not ctx.super_admin:
-        raise FhirError.single("forbidden", f"Only a super admin may change {resource_type} resources")
+    if resource_type not in ADMINISTRATIVE_TYPES or ctx.super_admin:
+        return
+    if ctx.project_admin and resource_type in PROJECT_ADMIN_TYPES:
+        return
+    who = "a super admin or project admin" if resource_type in PROJECT_ADMIN_TYPES else "a super admin"
+    raise FhirError.single("forbidden", f"Only {who} may change {resource_type} resources")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import jwt
@@ -15,8 +15,16 @@ from fireside.auth.keys import ALGORITHM, SigningKey
 from fireside.fhir.errors import FhirError
 from fireside.store.context import AccessContext
 
+if TYPE_CHECKING:
+    from fireside.auth.revocation import RevocationList
+
 PROJECT_CLAIM = "fireside_project"
 SUPER_ADMIN_CLAIM = "fireside_super_admin"
+PROJECT_ADMIN_CLAIM = "fireside_project_admin"
+# The Login an access token was issued under: revoking the Login revokes the token.
+LOGIN_CLAIM = "fireside_login"
+# SMART App Launch context: a Patient id (scopes-and-launch-context.html#launch-context-arrives-with-your-access_token).
+PATIENT_CLAIM = "patient"
 VERIFIED_TOKEN_CACHE_SIZE = 10_000
 
 
@@ -29,13 +37,22 @@ class TokenGrant:
     client_id: str
     scope: str
     super_admin: bool = False
+    project_admin: bool = False
+    login_id: str | None = None
+    # The token's jti; set on grants read back from a token.
+    token_id: str | None = None
+    expires_at: float = 0.0
+    # SMART launch context: the Patient id `patient/` scopes are limited to (claim `patient`).
+    patient: str | None = None
 
     def access_context(self) -> AccessContext:
         return AccessContext(
             project_id=self.project_id,
             author=self.subject,
             super_admin=self.super_admin,
+            project_admin=self.project_admin or self.super_admin,
             scopes=tuple(self.scope.split()),
+            client_id=self.client_id,
         )
 
 
@@ -46,18 +63,39 @@ class TokenService:
         self.lifetime = lifetime
         self._verification_keys: dict[str, Any] = {}
         self._verified: dict[str, tuple[TokenGrant, float]] = {}
+        # Set once the database pool exists (the app's lifespan); without it nothing is revoked.
+        self.revocations: RevocationList | None = None
         self.add_public_keys(public_jwks)
 
     def add_public_keys(self, jwks: list[dict[str, Any]]) -> None:
         for jwk in jwks:
             self._verification_keys[jwk["kid"]] = ECAlgorithm.from_jwk(jwk)
 
+    def verification_key(self, kid: Any) -> Any:
+        return self._verification_keys.get(kid) if isinstance(kid, str) else None
+
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.signing_key.public_jwk]}
 
+    def sign(self, claims: dict[str, Any]) -> str:
+        """Any JWT of this server's (ID tokens, login form tokens), signed like access tokens."""
+        return jwt.encode(claims, self.signing_key.private_key, algorithm=ALGORITHM,
+                          headers={"kid": self.signing_key.kid})
+
+    def decode(self, token: str, audience: str | None, required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The claims of a JWT this server signed for `audience` (None: any); raises `jwt.PyJWTError`."""
+        key = self.verification_key(jwt.get_unverified_header(token).get("kid"))
+        if key is None:
+            raise jwt.InvalidKeyError("signed by an unknown key")
+        claims: dict[str, Any] = jwt.decode(
+            token, key, algorithms=[ALGORITHM], issuer=self.issuer, audience=audience,
+            options={"require": ["exp", "iat", *required], "verify_aud": audience is not None},
+        )
+        return claims
+
     def issue(self, grant: TokenGrant) -> str:
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": grant.subject,
             "aud": grant.client_id,
@@ -71,8 +109,20 @@ class TokenService:
         }
         if grant.super_admin:
             claims[SUPER_ADMIN_CLAIM] = True
-        return jwt.encode(claims, self.signing_key.private_key, algorithm=ALGORITHM,
-                          headers={"kid": self.signing_key.kid})
+        if grant.project_admin:
+            claims[PROJECT_ADMIN_CLAIM] = True
+        if grant.login_id:
+            claims[LOGIN_CLAIM] = grant.login_id
+        if grant.patient:
+            claims[PATIENT_CLAIM] = grant.patient
+        return self.sign(claims)
+
+    async def verify_live(self, token: str) -> TokenGrant:
+        """`verify`, then refuse a token revoked since it was issued (RFC 7009)."""
+        grant = self.verify(token)
+        if self.revocations is not None:
+            await self.revocations.check(grant)
+        return grant
 
     def verify(self, token: str) -> TokenGrant:
         """The grant a valid, unexpired token carries; 401 with a reason otherwise.
@@ -109,5 +159,10 @@ class TokenService:
             client_id=claims.get("client_id", ""),
             scope=claims.get("scope", ""),
             super_admin=bool(claims.get(SUPER_ADMIN_CLAIM)),
+            project_admin=bool(claims.get(PROJECT_ADMIN_CLAIM)),
+            login_id=claims.get(LOGIN_CLAIM),
+            token_id=claims.get("jti"),
+            expires_at=float(claims["exp"]),
+            patient=claims.get(PATIENT_CLAIM) if isinstance(claims.get(PATIENT_CLAIM), str) else None,
         )
         return grant, float(claims["exp"])

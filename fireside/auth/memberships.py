@@ -1,0 +1,134 @@
+"""Users and their places in projects.
+
+A `User` is a person with a password (kept hashed in `user_credential`); the User resource lives
+in the project that created it. A user works in a project only through a `ProjectMembership`
+stored in that project, which says whether they are a project admin and which resource
+(`profile`: a Practitioner, Patient, ...) they are there. Super admins may sign in anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+from psycopg.types.json import Jsonb
+
+from fireside.auth.passwords import hash_password, verify_password
+from fireside.auth.projects import system_context
+from fireside.store import ResourceStore, new_resource_id
+
+
+@dataclass(frozen=True)
+class UserAccount:
+    id: str
+    project_id: UUID  # where the User resource lives
+    email: str
+    super_admin: bool
+
+    @property
+    def reference(self) -> str:
+        return f"User/{self.id}"
+
+
+@dataclass(frozen=True)
+class Membership:
+    id: str | None  # None: a super admin working in a project without a membership there
+    project_id: UUID
+    admin: bool
+    profile: str | None  # a reference, "Practitioner/123"
+
+
+async def create_user(
+    store: ResourceStore, project_id: UUID, email: str, password: str, name: tuple[str, str] | None = None
+) -> UserAccount:
+    """A User in `project_id` who signs in with `email` and `password` (hashed with argon2)."""
+    user_id = new_resource_id()
+    resource: dict[str, Any] = {"resourceType": "User", "email": email}
+    if name:
+        resource["firstName"], resource["lastName"] = name
+    async with store.transaction(system_context(project_id)) as unit:
+        unit.stage_put(resource, user_id, None)
+        await unit.conn.execute(
+            "INSERT INTO user_credential (project_id, user_id, email, password_hash) VALUES (%s, %s, %s, %s)",
+            [project_id, user_id, email, hash_password(password)],
+        )
+    return UserAccount(user_id, project_id, email, False)
+
+
+async def add_membership(
+    store: ResourceStore, project_id: UUID, member: str, admin: bool = False, profile: str | None = None
+) -> str:
+    """Make `member` ("User/<id>" or "ClientApplication/<id>") a member of `project_id`."""
+    kind = "user" if member.startswith("User/") else "client"
+    resource: dict[str, Any] = {
+        "resourceType": "ProjectMembership",
+        "project": {"reference": f"Project/{project_id}"},
+        kind: {"reference": member},
+        "admin": admin,
+    }
+    if profile:
+        resource["profile"] = {"reference": profile}
+    membership_id = new_resource_id()
+    async with store.transaction(system_context(project_id)) as unit:
+        unit.stage_put(resource, membership_id, None)
+    return membership_id
+
+
+async def find_membership(store: ResourceStore, project_id: UUID, member: str) -> Membership | None:
+    """`member`'s live membership in `project_id`.
+
+    Memberships have no search index yet; a project holds one per member, and the containment
+    test runs only over that project's memberships, at sign-in."""
+    async with store.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT id, content FROM resource WHERE project_id = %s AND resource_type = 'ProjectMembership'"
+            " AND NOT deleted AND fireside_content_jsonb(content) @> ANY(ARRAY[%s, %s]::jsonb[])"
+            " ORDER BY id LIMIT 1",
+            [project_id, Jsonb({"user": {"reference": member}}), Jsonb({"client": {"reference": member}})],
+        )
+        row: dict[str, Any] | None = await cursor.fetchone()
+    if row is None:
+        return None
+    resource = orjson.loads(row["content"])
+    profile = resource.get("profile", {}).get("reference")
+    return Membership(row["id"], project_id, bool(resource.get("admin")), profile)
+
+
+async def find_user_by_password(store: ResourceStore, email: str, password: str) -> UserAccount | None:
+    """The user with this email and password, or None when either is wrong."""
+    async with store.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT project_id, user_id, email, password_hash, super_admin FROM user_credential"
+            " WHERE lower(email) = lower(%s)",
+            [email],
+        )
+        row: dict[str, Any] | None = await cursor.fetchone()
+    if row is None:
+        # Spend an argon2 verification anyway, so timing does not tell which emails exist.
+        verify_password(_DUMMY_PASSWORD_HASH, password)
+        return None
+    if not verify_password(row["password_hash"], password):
+        return None
+    return UserAccount(row["user_id"], row["project_id"], row["email"], bool(row["super_admin"]))
+
+
+async def find_user(store: ResourceStore, user_id: str) -> UserAccount | None:
+    async with store.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT project_id, user_id, email, super_admin FROM user_credential WHERE user_id = %s", [user_id]
+        )
+        row: dict[str, Any] | None = await cursor.fetchone()
+    return UserAccount(row["user_id"], row["project_id"], row["email"], bool(row["super_admin"])) if row else None
+
+
+async def membership_for_sign_in(store: ResourceStore, project_id: UUID, user: UserAccount) -> Membership | None:
+    """What `user` may be in `project_id`: their membership, or (super admins) an admin's place."""
+    membership = await find_membership(store, project_id, user.reference)
+    if membership is None and user.super_admin:
+        return Membership(None, project_id, True, None)
+    return membership
+
+
+_DUMMY_PASSWORD_HASH = hash_password("not-a-real-password")
