@@ -7,9 +7,15 @@ The file holds a login per server plus the server last signed in to:
      "logins": {"http://127.0.0.1:8103": {"kind": "client_credentials", "client_id": "...",
                                           "client_secret": "...", "access_token": "...", "expires_at": 1.7e9}}}
 
-A login's `kind` says how to renew it. Each kind maps to an Authenticator in `AUTHENTICATORS`;
-the browser (authorization code + PKCE) login of the identity release adds a kind that stores a
-refresh token, and nothing else here changes.
+A login's `kind` says how to renew it. Each kind maps to an Authenticator in `AUTHENTICATORS`:
+- `client_credentials`: the client id and secret;
+- `private_key_jwt`: the client id, the key id and the path of the private key file (the key
+  stays where its owner keeps it, and is read again at each renewal);
+- `refresh_token`: a user's password sign-in, kept as the client id (and secret, for a
+  confidential client), the email for display and the newest refresh token. The password is
+  never stored; when the refresh token stops working (30 days after the sign-in, or revoked),
+  `fireside login` is needed again;
+- `token`: an access token as given, which cannot be renewed.
 """
 
 from __future__ import annotations
@@ -31,11 +37,16 @@ FILE_NAME = "credentials.json"
 
 @dataclass
 class StoredLogin:
-    kind: str  # "client_credentials" or "token"
+    kind: str  # a key of AUTHENTICATORS
     access_token: str | None = None
     expires_at: float | None = None
     client_id: str | None = None
     client_secret: str | None = None
+    refresh_token: str | None = None
+    email: str | None = None
+    private_key_file: str | None = None
+    key_id: str | None = None
+    scope: str | None = None
 
     def authenticator(self, server: str) -> Authenticator:
         make = AUTHENTICATORS.get(self.kind)
@@ -44,12 +55,18 @@ class StoredLogin:
         return make(self, server)
 
     def remember(self, auth: Authenticator) -> bool:
-        """Keep the token `auth` now holds (a renewed one); True when it changed."""
-        from fireside.client import OAuthGrant
+        """Keep the tokens `auth` now holds (renewed ones); True when they changed.
 
-        if not isinstance(auth, OAuthGrant) or auth.access_token == self.access_token:
+        A renewal spends the refresh token it used, so the new one must be kept: presenting the
+        spent one again would revoke the whole sign-in."""
+        from fireside.client import OAuthGrant, RefreshToken
+
+        if not isinstance(auth, OAuthGrant):
             return False
-        self.access_token, self.expires_at = auth.access_token, auth.expires_at
+        refresh_token = auth.refresh_token if isinstance(auth, RefreshToken) else self.refresh_token
+        if (auth.access_token, refresh_token) == (self.access_token, self.refresh_token):
+            return False
+        self.access_token, self.expires_at, self.refresh_token = auth.access_token, auth.expires_at, refresh_token
         return True
 
 
@@ -61,6 +78,27 @@ def _client_credentials(login: StoredLogin, server: str) -> Authenticator:
                              access_token=login.access_token, expires_at=login.expires_at)
 
 
+def _private_key_jwt(login: StoredLogin, server: str) -> Authenticator:
+    from fireside.client import PrivateKeyJwt
+
+    assert login.client_id and login.key_id and login.private_key_file
+    try:
+        key = Path(login.private_key_file).read_bytes()
+        return PrivateKeyJwt(login.client_id, key, login.key_id, f"{server}/oauth2/token", scope=login.scope,
+                             access_token=login.access_token, expires_at=login.expires_at)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"Cannot sign with the private key {login.private_key_file}: {error}") from error
+
+
+def _refresh_token(login: StoredLogin, server: str) -> Authenticator:
+    from fireside.client import RefreshToken
+
+    assert login.client_id and login.refresh_token
+    return RefreshToken(login.client_id, login.refresh_token, f"{server}/oauth2/token",
+                        client_secret=login.client_secret, access_token=login.access_token,
+                        expires_at=login.expires_at)
+
+
 def _token(login: StoredLogin, server: str) -> Authenticator:
     from fireside.client import StaticToken
 
@@ -70,6 +108,8 @@ def _token(login: StoredLogin, server: str) -> Authenticator:
 
 AUTHENTICATORS: dict[str, Callable[[StoredLogin, str], Authenticator]] = {
     "client_credentials": _client_credentials,
+    "private_key_jwt": _private_key_jwt,
+    "refresh_token": _refresh_token,
     "token": _token,
 }
 

@@ -1,4 +1,4 @@
-"""`fireside serve | migrate | client create`: running and administering a server."""
+"""`fireside serve | migrate | client create | project create`: running and administering a server."""
 
 from __future__ import annotations
 
@@ -162,5 +162,37 @@ async def _create_client(url: str, name: str, project_id: UUID | None, new_proje
         elif project_id is None:
             project_id = await ensure_admin_project(store)
         return await create_client(store, project_id, name)
+    finally:
+        await pool.close()
+
+
+@main.group()
+def project() -> None:
+    """Manage projects (tenants)."""
+
+
+@project.command("create")
+@data_dir_option
+@click.argument("name")
+def project_create(data_dir: Path | None, name: str) -> None:
+    """Create a project and print {"project_id", "name"} as JSON.
+
+    Like `client create`, this works on the database: a Project is stored in its own partition
+    (its id is its project id), which no FHIR request can do, since a POST /Project lands in the
+    caller's project. Next: `fireside client create --project <project_id>`.
+    """
+    settings = _settings(data_dir)
+    url = _migrated_database(settings)
+    project_id = asyncio.run(_create_project(url, name))
+    click.echo(json.dumps({"project_id": str(project_id), "name": name}))
+
+
+async def _create_project(url: str, name: str) -> UUID:
+    from fireside.auth import create_project
+    from fireside.store import ResourceStore, open_pool
+
+    pool = await open_pool(url, min_size=1, max_size=2)
+    try:
+        return await create_project(ResourceStore(pool), name)
     finally:
         await pool.close()

@@ -25,7 +25,7 @@ import orjson
 from fireside.cli.credentials import CredentialStore, StoredLogin
 
 if TYPE_CHECKING:
-    from fireside.client import FiresideClient, FiresideError
+    from fireside.client import Authenticator, FiresideClient, FiresideError
 
 DEFAULT_SERVER = "http://127.0.0.1:8103"
 
@@ -50,6 +50,20 @@ class Session:
             auth = self.login.authenticator(self.server) if self.login else None
             self._client = FiresideClient(self.server, auth=auth)
         return self._client
+
+    def sign_in(self, login: StoredLogin, auth: Authenticator | None = None) -> None:
+        """Sign in afresh as `login` and store it. `auth` is for a first sign-in that needs what is
+        never stored (a password); its renewable part is what `login` keeps."""
+        from fireside.client import FiresideClient
+
+        if self._client is not None:
+            self._client.close()
+        self.login = login
+        self._client = FiresideClient(self.server, auth=auth or login.authenticator(self.server))
+        self._client.sign_in()
+        assert self._client.auth is not None
+        login.remember(self._client.auth)
+        self.store.save(self.server, login)
 
     def close(self) -> None:
         """Close the client, keeping any token it renewed so the next command reuses it."""

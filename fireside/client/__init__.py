@@ -6,7 +6,17 @@ TypedDicts: the client itself never imports it at run time).
 """
 
 from fireside.client.asynchronous import AsyncFiresideClient
-from fireside.client.auth import Authenticator, ClientCredentials, OAuthGrant, StaticToken, decode_token_claims
+from fireside.client.auth import (
+    Authenticator,
+    ClientCredentials,
+    OAuthGrant,
+    PasswordSignIn,
+    PrivateKeyJwt,
+    RefreshToken,
+    SignInFlow,
+    StaticToken,
+    decode_token_claims,
+)
 from fireside.client.bundles import BundleBuilder
 from fireside.client.core import Resource, SearchParams
 from fireside.client.errors import FiresideError, format_outcome
@@ -23,9 +33,13 @@ __all__ = [
     "FiresideError",
     "HttpResponse",
     "OAuthGrant",
+    "PasswordSignIn",
+    "PrivateKeyJwt",
+    "RefreshToken",
     "Resource",
     "RetryPolicy",
     "SearchParams",
+    "SignInFlow",
     "StaticToken",
     "decode_token_claims",
     "format_outcome",

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import orjson
 
-from fireside.client.auth import Authenticator
+from fireside.client.auth import Authenticator, SignInFlow
 from fireside.client.bundles import BundleBuilder
 from fireside.client.errors import FiresideError, outcome_of
 from fireside.client.exchange import (
@@ -124,13 +124,23 @@ class ClientCore:
             return None if renew else request
         header = None if renew else self.auth.authorization()
         if header is None:
-            token_request = self.auth.token_request()
-            if token_request is None:
+            renewed = yield from self._renew_token(self.auth)
+            if not renewed:
                 return None if renew else request
-            response = yield from send_with_retries(token_request, self.retry)
-            self.auth.accept_token(expect_success(token_request, response).json())
             header = self.auth.authorization()
         return request.with_headers({"Authorization": header}) if header else request
+
+    def _renew_token(self, auth: Authenticator) -> Exchange[bool]:
+        """Get `auth` a new access token; False when it cannot renew (a static token)."""
+        if isinstance(auth, SignInFlow):
+            yield from auth.token_exchange(self.retry)
+            return True
+        token_request = auth.token_request()
+        if token_request is None:
+            return False
+        response = yield from send_with_retries(token_request, self.retry)
+        auth.accept_token(expect_success(token_request, response).json())
+        return True
 
     def sign_in(self) -> Exchange[None]:
         """Get an access token now rather than on the first request, to fail fast on bad credentials."""

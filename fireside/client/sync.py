@@ -26,6 +26,7 @@ from fireside.client.errors import FiresideError, outcome_of
 from fireside.client.exchange import Exchange, HttpRequest, HttpResponse, RetryPolicy, Sleep
 
 if TYPE_CHECKING:
+    from fireside.client.auth import PrivateKey
     from fireside.client.types import Bundle, CapabilityStatement, OperationOutcome
 
 T = TypeVar("T")
@@ -41,16 +42,23 @@ class FiresideClient:
         patient = client.create({"resourceType": "Patient", "name": [{"family": "Chalmers"}]})
 
     Sign in with `client_id` and `client_secret` (a token is fetched from `{base_url}/oauth2/token`
-    and renewed when it expires or the server answers 401), with an `access_token` you already
-    have, or with any `auth` Authenticator. Every failure raises `FiresideError`.
+    and renewed when it expires or the server answers 401); with `client_id`, `private_key` (PEM)
+    and `key_id` (a signed client assertion, `PrivateKeyJwt`); as a user, with `client_id`,
+    `email` and `password` (`PasswordSignIn`: authorization code with PKCE, then refresh tokens);
+    with an `access_token` you already have; or with any `auth` Authenticator. `scope` is the
+    scope to ask for. Every failure raises `FiresideError`.
     """
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, *, client_id: str | None = None,
                  client_secret: str | None = None, access_token: str | None = None,
+                 private_key: str | bytes | PrivateKey | None = None, key_id: str | None = None,
+                 email: str | None = None, password: str | None = None, scope: str | None = None,
                  auth: Authenticator | None = None, fhir_url: str | None = None, retry: RetryPolicy | None = None,
                  timeout: float = 30.0, http: httpx.Client | None = None) -> None:
         base_url, fhir_url = server_urls(base_url, fhir_url)
-        auth = auth or authenticator_for(base_url, client_id, client_secret, access_token)
+        auth = auth or authenticator_for(base_url, client_id=client_id, client_secret=client_secret,
+                                         access_token=access_token, private_key=private_key, key_id=key_id,
+                                         email=email, password=password, scope=scope)
         self._core = ClientCore(base_url, fhir_url, auth, retry)
         self._http = http or httpx.Client(timeout=timeout)
         self._owns_http = http is None

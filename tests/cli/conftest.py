@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from fireside.cli import main
+from tests.auth.conftest import Identity
 from tests.conftest import RunningServer
 
 Invoke = Callable[..., Result]
@@ -19,7 +20,8 @@ def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """click.get_app_dir("fireside") resolves under XDG_CONFIG_HOME on Linux."""
     home = tmp_path / "config"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
-    for variable in ("FIRESIDE_SERVER", "FIRESIDE_CLIENT_ID", "FIRESIDE_CLIENT_SECRET", "FIRESIDE_TOKEN"):
+    for variable in ("FIRESIDE_SERVER", "FIRESIDE_CLIENT_ID", "FIRESIDE_CLIENT_SECRET", "FIRESIDE_TOKEN",
+                     "FIRESIDE_EMAIL", "FIRESIDE_PASSWORD", "FIRESIDE_KEY_ID"):
         monkeypatch.delenv(variable, raising=False)
     return home
 
@@ -42,3 +44,10 @@ def logged_in(server: RunningServer, fireside: Invoke) -> Invoke:
                       "--client-secret", credentials["client_secret"])
     assert result.exit_code == 0, result.output
     return fireside
+
+
+@pytest.fixture
+def identity(server: RunningServer) -> Iterator[Identity]:
+    helper = Identity(server)
+    yield helper
+    helper.browser.close()

@@ -1,13 +1,21 @@
-"""Fixtures for the SDK tests: a client signed in to a real server, and a capability probe."""
+"""Fixtures for the SDK tests: a client signed in to a real server, a capability probe, and the
+users, applications and keys the sign-in tests need (made in the database, as tests/auth does)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from fireside.client import FiresideClient
+from tests.auth.conftest import Identity
 from tests.conftest import RunningServer
 
 
@@ -31,3 +39,31 @@ def client(server: RunningServer, credentials: dict[str, str]) -> Iterator[Fires
     with FiresideClient(server.base_url, client_id=credentials["client_id"],
                         client_secret=credentials["client_secret"]) as signed_in:
         yield signed_in
+
+
+@pytest.fixture
+def identity(server: RunningServer) -> Iterator[Identity]:
+    helper = Identity(server)
+    yield helper
+    helper.browser.close()
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    pem: str  # the private key, PKCS#8 PEM, as a file would hold it
+    jwk: dict[str, Any]  # its public half, as the ClientApplication registers it
+
+
+def signing_key(algorithm: str, key_id: str = "key-1") -> SigningKey:
+    private: Any = (rsa.generate_private_key(public_exponent=65537, key_size=2048) if algorithm.startswith("RS")
+                    else ec.generate_private_key(ec.SECP384R1()))
+    jwk = json.loads((RSAAlgorithm if algorithm.startswith("RS") else ECAlgorithm).to_jwk(private.public_key()))
+    jwk.update({"kid": key_id, "alg": algorithm, "use": "sig"})
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return SigningKey(pem, jwk)
+
+
+def keyed_client(identity: Identity, key: SigningKey, project: str = "Lab") -> str:
+    """A backend ClientApplication that signs in with `key` (private_key_jwt); returns its id."""
+    return identity.client_application(identity.project(project), jwks=json.dumps({"keys": [key.jwk]}))

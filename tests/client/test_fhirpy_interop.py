@@ -46,3 +46,30 @@ def test_fhirpy_pages_through_every_result(fhirpy_client: SyncFHIRClient) -> Non
         fhirpy_client.resource("Patient", name=[{"family": f"Paged{index}"}], gender="unknown").save()
     everyone = fhirpy_client.resources("Patient").search(gender="unknown").limit(3).fetch_all()
     assert len(everyone) == 7
+
+
+def test_fhirpy_searches_with_a_chained_parameter(fhirpy_client: SyncFHIRClient) -> None:
+    wanted = fhirpy_client.resource("Patient", name=[{"family": "Chainwright"}])
+    wanted.save()
+    other = fhirpy_client.resource("Patient", name=[{"family": "Elsewhere"}])
+    other.save()
+    for patient in (wanted, other):
+        fhirpy_client.resource("Observation", status="final", code={"text": "Heart rate"},
+                               subject=patient.to_reference()).save()
+    # fhirpy spells subject:Patient.name as subject__Patient__name.
+    search = fhirpy_client.resources("Observation").search(subject__Patient__name="chainwright")
+    assert "subject:Patient.name=chainwright" in str(search)
+    found = search.fetch()
+    assert [o["subject"]["reference"] for o in found] == [f"Patient/{wanted.id}"]
+
+
+def test_fhirpy_searches_with_a_reverse_chain(fhirpy_client: SyncFHIRClient) -> None:
+    measured = fhirpy_client.resource("Patient", name=[{"family": "Measured"}], gender="female")
+    measured.save()
+    fhirpy_client.resource("Patient", name=[{"family": "Unmeasured"}], gender="female").save()
+    fhirpy_client.resource("Observation", status="final", subject=measured.to_reference(),
+                           code={"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}).save()
+    # .has() builds _has:Observation:subject:code=...
+    search = fhirpy_client.resources("Patient").search(gender="female").has("Observation", "subject",
+                                                                             code="http://loinc.org|8867-4")
+    assert [p.id for p in search.fetch()] == [measured.id]
