@@ -226,8 +226,10 @@ async def test_encounter_by_patient_with_practitioners_uses_the_reference_indexe
         await cursor.execute("SET enable_seqscan = off")
         await cursor.execute(sql.SQL("EXPLAIN ") + query[0], query[1])
         plan = "\n".join(row["QUERY PLAN"] for row in await cursor.fetchall())
-    assert "search_reference_resource_idx" in plan, plan
-    assert "search_reference_value_idx" in plan, plan
+    # Which of the two reference indexes serves each half is the planner's choice at this size
+    # (PostgreSQL 15 and 18 differ); what matters is that no half needs a scan of the table.
+    assert "Seq Scan on search_reference" not in plan, plan
+    assert plan.count("using search_reference_") >= 2, plan
 
 
 async def test_a_system_search_resolves_includes_for_the_matches_of_each_source_type(searcher: Searcher) -> None:
