@@ -44,7 +44,7 @@ from fireside.store.context import SEARCH
 from fireside.store.indexing import SearchParameterRegistry
 
 # Without `_total`, matches are counted up to this many (engine._total).
-DEFAULT_TOTAL_BOUND = 10_000
+DEFAULT_TOTAL_BOUND = 1_000
 
 _COLUMNS = sql.SQL("r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content")
 
