@@ -31,6 +31,10 @@ class Settings:
     # Encrypts signing keys at rest. Every API process of one deployment must share it; without
     # the variable it is generated once into the data dir.
     secret_key: str | None = field(default_factory=lambda: os.environ.get("FIRESIDE_SECRET_KEY") or None)
+    # A new token signing key replaces the active one once it is this old (0: only on
+    # `fireside keys rotate`); each process re-reads the keys this often (fireside/auth/key_ring.py).
+    key_rotation_days: int = field(default_factory=lambda: _env_int("FIRESIDE_KEY_ROTATION_DAYS", 90))
+    key_recheck_seconds: float = 10.0
     # Benchmarks only (bench/ingest.py --no-index): off writes no search index rows, so search
     # and conditional references find nothing. It measures what indexing costs ingest.
     search_indexing: bool = field(
@@ -54,6 +58,18 @@ class Settings:
     lockout_failures: int = field(default_factory=lambda: _env_int("FIRESIDE_LOCKOUT_FAILURES", 10))
     lockout_window_seconds: int = 15 * 60
     lockout_seconds: int = field(default_factory=lambda: _env_int("FIRESIDE_LOCKOUT_SECONDS", 15 * 60))
+    # Outgoing email (invites, password reset links); no host: nothing is sent, and that is logged.
+    smtp_host: str | None = field(default_factory=lambda: os.environ.get("FIRESIDE_SMTP_HOST") or None)
+    smtp_port: int = field(default_factory=lambda: _env_int("FIRESIDE_SMTP_PORT", 587))
+    smtp_username: str | None = field(default_factory=lambda: os.environ.get("FIRESIDE_SMTP_USERNAME") or None)
+    smtp_password: str | None = field(default_factory=lambda: os.environ.get("FIRESIDE_SMTP_PASSWORD") or None)
+    smtp_from: str = field(default_factory=lambda: os.environ.get("FIRESIDE_SMTP_FROM", "fireside@localhost"))
+    # STARTTLS before authenticating; off only for a local relay or a test sink.
+    smtp_starttls: bool = field(
+        default_factory=lambda: os.environ.get("FIRESIDE_SMTP_STARTTLS", "on").lower() not in ("off", "0", "false"))
+    # How long a one-time link to set a password works: a reset link, and an invite's.
+    password_reset_seconds: int = field(default_factory=lambda: _env_int("FIRESIDE_PASSWORD_RESET_SECONDS", 3600))
+    invite_seconds: int = field(default_factory=lambda: _env_int("FIRESIDE_INVITE_SECONDS", 7 * 24 * 3600))
     # Serve HTTPS with this certificate chain and key (PEM files); see `fireside serve --tls-cert`.
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -115,6 +115,11 @@ FIRESIDE_TYPES: dict[str, list[tuple[str, str, str, str | None]]] = {
         ("name", "1..1", "string", None),
         ("description", "0..1", "string", None),
         ("owner", "0..1", "Reference", "User"),
+        # Self-registration at /oauth2/register (fireside/auth/registration.py): anyone may make a
+        # User with a Patient profile in this project, through one of its client applications.
+        ("registrationAllowed", "0..1", "boolean", None),
+        # The AccessPolicy given to the memberships self-registration makes.
+        ("defaultPatientAccessPolicy", "0..1", "Reference", "AccessPolicy"),
     ],
     "ClientApplication": [
         ("name", "1..1", "string", None),

@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import psycopg
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fireside.api.account_routes import account_routes
+from fireside.api.admin_routes import admin_routes
 from fireside.api.cors import CorsMiddleware
 from fireside.api.http import fhir_endpoint
 from fireside.api.launch_routes import launch_routes
+from fireside.api.mfa_routes import mfa_routes
 from fireside.api.oauth_routes import oauth_routes
 from fireside.api.services import Services
 from fireside.api.wiring import background_work, build_search, build_validator
 from fireside.auth import (
+    KeyPolicy,
     RevocationList,
+    SigningKeyRing,
     TokenService,
-    active_signing_key,
     ensure_admin_project,
     ensure_super_admin,
-    public_keys,
 )
 from fireside.auth.audit import SINK_KINDS, open_audit_sink
+from fireside.auth.logins import REFRESH_LIFETIME
 from fireside.auth.policies import AccessResolver
 from fireside.config import FHIR_BASE_PATH, Settings
 from fireside.fhir import load_definitions
@@ -37,12 +41,19 @@ from fireside.store.resources import NoIndex
 FHIR_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
+def key_policy(settings: Settings) -> KeyPolicy:
+    """A retired key verifies as long as any token it signed may be used: an access token for its
+    lifetime, and an ID token for its Login's (RP-Initiated Logout accepts an expired ID token as
+    `id_token_hint`; a Login lives as long as its refresh tokens)."""
+    retention = max(settings.access_token_seconds, int(REFRESH_LIFETIME.total_seconds()))
+    return KeyPolicy(settings.key_rotation_days, retention)
+
+
 def load_token_service(settings: Settings, database_url: str) -> TokenService:
-    with psycopg.connect(database_url, autocommit=False) as conn:
-        signing_key = active_signing_key(conn, settings.resolve_secret_key())
-        conn.commit()
-        jwks = public_keys(conn)
-    return TokenService(settings.base_url, signing_key, jwks, settings.access_token_seconds)
+    keys = SigningKeyRing(database_url, settings.resolve_secret_key(), key_policy(settings),
+                          settings.key_recheck_seconds)
+    keys.reload()
+    return TokenService(settings.base_url, keys, settings.access_token_seconds)
 
 
 async def healthcheck(request: Request) -> Response:
@@ -80,11 +91,15 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         await audit.start()
         if settings.admin_email and settings.admin_password:
             await ensure_super_admin(store, settings.admin_email, settings.admin_password)
+        key_refresher = asyncio.create_task(token_service.keys.keep_fresh())
         try:
             async with background_work(database_url, pool, indexer) as jobs:
                 app.state.services.jobs = jobs
                 yield {}
         finally:
+            key_refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await key_refresher
             await audit.close()
             await pool.close()
 
@@ -92,6 +107,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/healthcheck", healthcheck, methods=["GET"]),
         *oauth_routes(),
         *launch_routes(),
+        *account_routes(),
+        *admin_routes(),
+        *mfa_routes(),
         Route(FHIR_BASE_PATH, fhir_endpoint, methods=FHIR_METHODS),
         Route(FHIR_BASE_PATH + "/{path:path}", fhir_endpoint, methods=FHIR_METHODS),
     ]

@@ -37,6 +37,8 @@ from fireside.auth import (
     AuthorizationRedirectError,
     AuthorizationRequest,
     OAuthError,
+    SecondFactorRequired,
+    SignedIn,
     SignInFailed,
     authenticate_request_client,
     check_authorization_request,
@@ -53,6 +55,7 @@ from fireside.auth import (
 )
 from fireside.auth.patient_picker import sign_picker_token
 from fireside.auth.rate_limits import RateLimited
+from fireside.auth.second_factor import start_second_factor
 from fireside.config import FHIR_BASE_PATH
 from fireside.fhir.errors import FhirError
 
@@ -61,6 +64,7 @@ FORM_COOKIE = "fireside_authorize"
 AUTHORIZE_PATH = "/oauth2/authorize"
 # Under AUTHORIZE_PATH, so the sign-in form's cookie goes with it (fireside/api/launch_routes.py).
 PATIENT_PICKER_PATH = AUTHORIZE_PATH + "/patient"
+SECOND_FACTOR_PATH = AUTHORIZE_PATH + "/code"  # fireside/api/mfa_routes.py
 _MAX_FORM_BYTES = 64 * 1024
 
 
@@ -249,12 +253,11 @@ async def authorize_endpoint(request: Request) -> Response:
             audit_oauth(request, services, "login", 401, None, client_id=auth_request.client_id, alt_id=email,
                         locked=failure.locked)
             return _login_form(request, auth_request, binding, email, str(failure), 401)
-        audit_oauth(request, services, "login", 303, signed_in.project_id, signed_in.user_reference,
-                    auth_request.client_id)
-        if signed_in.code is None:  # SMART standalone launch: the user picks the patient next
-            picker_token = sign_picker_token(services.tokens, auth_request, signed_in, binding or "")
-            return _redirect(PATIENT_PICKER_PATH, {"picker_token": picker_token})
-        return _redirect(auth_request.redirect_uri, {"code": signed_in.code, "state": auth_request.state})
+        if isinstance(signed_in, SecondFactorRequired):  # TOTP on: the code comes next
+            challenge = await start_second_factor(services.store, services.tokens, auth_request, signed_in,
+                                                  binding or "")
+            return code_form(request, auth_request, challenge, "")
+        return signed_in_response(request, auth_request, signed_in, binding)
     except AuthorizationPageError as error:
         return _page("Sign-in request refused", str(error), 400)
     except AuthorizationRedirectError as error:
@@ -262,6 +265,31 @@ async def authorize_endpoint(request: Request) -> Response:
         return _redirect(error.redirect_uri, query)
     except OAuthError as error:
         return _page("Sign-in request refused", error.description, 400)
+
+
+def signed_in_response(request: Request, auth_request: AuthorizationRequest, signed_in: SignedIn,
+                       binding: str | None) -> Response:
+    """Audit the sign-in and send the browser on: to the app with its code, or to the patient picker."""
+    services = _services(request)
+    audit_oauth(request, services, "login", 303, signed_in.project_id, signed_in.user_reference,
+                auth_request.client_id)
+    if signed_in.code is None:  # SMART standalone launch: the user picks the patient next
+        picker_token = sign_picker_token(services.tokens, auth_request, signed_in, binding or "")
+        return _redirect(PATIENT_PICKER_PATH, {"picker_token": picker_token})
+    return _redirect(auth_request.redirect_uri, {"code": signed_in.code, "state": auth_request.state})
+
+
+def code_form(request: Request, auth_request: AuthorizationRequest, challenge: str, message: str,
+              status: int = 200) -> Response:
+    """The second step (fireside/auth/second_factor.py): a TOTP code for the signed `challenge`."""
+    page = _template("code.html").substitute(
+        client_name=html.escape(auth_request.client_name or auth_request.client_id),
+        action=html.escape(SECOND_FACTOR_PATH),
+        challenge=html.escape(challenge),
+        message=f'<p class="error" role="alert">{html.escape(message)}</p>' if message else "",
+    )
+    return HTMLResponse(page, status_code=status, headers={**_NO_STORE, "X-Frame-Options": "DENY",
+                                                           "Content-Security-Policy": "frame-ancestors 'none'"})
 
 
 def _login_form(request: Request, auth_request: AuthorizationRequest, binding: str | None, email: str,

@@ -5,6 +5,7 @@ from fireside.auth.authorize import (
     AuthorizationPageError,
     AuthorizationRedirectError,
     AuthorizationRequest,
+    SecondFactorRequired,
     SignedIn,
     SignInFailed,
     check_authorization_request,
@@ -23,7 +24,8 @@ from fireside.auth.client_auth import (
 from fireside.auth.clients import RegisteredClient, find_client
 from fireside.auth.grants import GRANT_TYPES, grant_tokens
 from fireside.auth.introspection import introspect, logout, revoke, userinfo
-from fireside.auth.keys import active_signing_key, public_keys
+from fireside.auth.key_ring import SigningKeyRing
+from fireside.auth.keys import KeyPolicy, load_signing_keys
 from fireside.auth.memberships import Membership, UserAccount, add_membership, create_user, find_membership
 from fireside.auth.oauth import OAuthError
 from fireside.auth.pkce import CODE_CHALLENGE_METHODS
@@ -54,16 +56,18 @@ __all__ = [
     "AuthorizationRequest",
     "ClientCredentials",
     "ClinicalScope",
+    "KeyPolicy",
     "Membership",
     "OAuthError",
     "RegisteredClient",
     "RevocationList",
+    "SecondFactorRequired",
     "SignInFailed",
     "SignedIn",
+    "SigningKeyRing",
     "TokenGrant",
     "TokenService",
     "UserAccount",
-    "active_signing_key",
     "add_membership",
     "authenticate_client",
     "authenticate_request_client",
@@ -79,10 +83,10 @@ __all__ = [
     "find_membership",
     "grant_tokens",
     "introspect",
+    "load_signing_keys",
     "logout",
     "new_form_binding",
     "parse_scope",
-    "public_keys",
     "read_form_token",
     "revoke",
     "scope_rules",

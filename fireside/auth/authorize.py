@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 import jwt
@@ -34,9 +34,10 @@ from fireside.auth.launch import (
 )
 from fireside.auth.lockout import LockoutPolicy, clear_failures, is_locked, record_failure
 from fireside.auth.logins import LoginRequest, start_login
-from fireside.auth.memberships import Membership, find_user_by_password, membership_for_sign_in
+from fireside.auth.memberships import Membership, UserAccount, find_user_by_password, membership_for_sign_in
 from fireside.auth.pkce import CODE_CHALLENGE_METHODS, is_valid_challenge
 from fireside.auth.tokens import TokenService
+from fireside.auth.totp import is_enabled as totp_enabled
 from fireside.store import ResourceStore
 
 FORM_TOKEN_SECONDS = 600
@@ -74,6 +75,14 @@ class SignedIn:
     code: str | None
     user_reference: str
     project_id: UUID
+
+
+@dataclass(frozen=True)
+class SecondFactorRequired:
+    """The password was right; the user has TOTP on, so the code comes next."""
+
+    user_id: str
+    email: str  # as typed: the lock-out counts per email typed
 
 
 @dataclass(frozen=True)
@@ -199,20 +208,42 @@ def _binding_hash(binding: str) -> str:
 
 
 async def sign_in(store: ResourceStore, request: AuthorizationRequest, email: str, password: str,
-                  lockout: LockoutPolicy | None = None) -> SignedIn:
-    """Check the lock-out, password and membership; return the authorization code for the redirect."""
-    client = await find_client(store, request.client_id)
-    if client is None or request.redirect_uri not in client.redirect_uris:
-        raise AuthorizationPageError("The client application changed; start again from the app.")
+                  lockout: LockoutPolicy | None = None) -> SignedIn | SecondFactorRequired:
+    """Check the lock-out, password and membership; return the authorization code for the redirect,
+    or, for a user with TOTP on, that the code is asked next (fireside/auth/second_factor.py)."""
+    client = await current_client(store, request)
     if lockout is not None and await is_locked(store, email):
         raise SignInFailed(lockout.message, locked=True)
     user = await find_user_by_password(store, email, password)
     if user is None:
-        if lockout is not None and await record_failure(store, email, lockout):
-            raise SignInFailed(lockout.message, locked=True)
-        raise SignInFailed("Wrong email or password.")
+        await count_failure(store, email, lockout, "Wrong email or password.")
+    if await totp_enabled(store, user.id):
+        # Failures are forgiven only once the code is right too: otherwise someone who has the
+        # password could guess codes forever, clearing the count with the password in between.
+        return SecondFactorRequired(user.id, email)
     if lockout is not None:
         await clear_failures(store, email)
+    return await finish_sign_in(store, client, request, user)
+
+
+async def current_client(store: ResourceStore, request: AuthorizationRequest) -> RegisteredClient:
+    client = await find_client(store, request.client_id)
+    if client is None or request.redirect_uri not in client.redirect_uris:
+        raise AuthorizationPageError("The client application changed; start again from the app.")
+    return client
+
+
+async def count_failure(store: ResourceStore, email: str, lockout: LockoutPolicy | None, message: str) -> NoReturn:
+    """A wrong password or code: counted toward the lock-out of `email`, then shown."""
+    if lockout is not None and await record_failure(store, email, lockout):
+        raise SignInFailed(lockout.message, locked=True)
+    raise SignInFailed(message)
+
+
+async def finish_sign_in(
+    store: ResourceStore, client: RegisteredClient, request: AuthorizationRequest, user: UserAccount
+) -> SignedIn:
+    """The user is who they say: check the membership and launch, and record the Login."""
     membership = await membership_for_sign_in(store, client.project_id, user)
     if membership is None:
         raise SignInFailed("This account has no access to the application's project.")

@@ -13,6 +13,29 @@ _password_hasher = PasswordHasher()
 _secret_hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 
 
+# NIST SP 800-63B 5.1.1.2: at least 8 characters, and allow long passphrases; the upper bound
+# only keeps one argon2 call from hashing megabytes.
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+
+
+def password_problem(password: str, email: str) -> str | None:
+    """Why `password` may not be chosen by the user with `email`, or None when it may."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"The password must have at most {MAX_PASSWORD_LENGTH} characters"
+    if password.strip().lower() == email.strip().lower():
+        return "The password must not be the email address"
+    return None
+
+
+def unusable_password_hash() -> str:
+    """The hash of a random secret nobody knows: an account that has no password yet (an invite
+    waiting for its link) still costs a sign-in attempt one real argon2 check, like any other."""
+    return hash_password(secrets.token_urlsafe(32))
+
+
 def hash_password(password: str) -> str:
     return _password_hasher.hash(password)
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import jwt
-from jwt.algorithms import ECAlgorithm
 
+from fireside.auth.key_ring import SigningKeyRing
 from fireside.auth.keys import ALGORITHM, SigningKey
 from fireside.fhir.errors import FhirError
 from fireside.store.context import AccessContext
@@ -57,30 +57,30 @@ class TokenGrant:
 
 
 class TokenService:
-    def __init__(self, issuer: str, signing_key: SigningKey, public_jwks: list[dict[str, Any]], lifetime: int):
+    def __init__(self, issuer: str, keys: SigningKeyRing, lifetime: int):
         self.issuer = issuer
-        self.signing_key = signing_key
+        self.keys = keys
         self.lifetime = lifetime
-        self._verification_keys: dict[str, Any] = {}
-        self._verified: dict[str, tuple[TokenGrant, float]] = {}
+        # token -> its grant, when it expires, and the kid that signed it.
+        self._verified: dict[str, tuple[TokenGrant, float, str]] = {}
         # Set once the database pool exists (the app's lifespan); without it nothing is revoked.
         self.revocations: RevocationList | None = None
-        self.add_public_keys(public_jwks)
 
-    def add_public_keys(self, jwks: list[dict[str, Any]]) -> None:
-        for jwk in jwks:
-            self._verification_keys[jwk["kid"]] = ECAlgorithm.from_jwk(jwk)
+    @property
+    def signing_key(self) -> SigningKey:
+        return self.keys.active
 
     def verification_key(self, kid: Any) -> Any:
-        return self._verification_keys.get(kid) if isinstance(kid, str) else None
+        return self.keys.verification_key(kid)
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [self.signing_key.public_jwk]}
+        """Every key that may have signed a live token, the active one first (RFC 7517 section 5)."""
+        return self.keys.jwks()
 
     def sign(self, claims: dict[str, Any]) -> str:
         """Any JWT of this server's (ID tokens, login form tokens), signed like access tokens."""
-        return jwt.encode(claims, self.signing_key.private_key, algorithm=ALGORITHM,
-                          headers={"kid": self.signing_key.kid})
+        key = self.keys.active
+        return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
 
     def decode(self, token: str, audience: str | None, required: tuple[str, ...] = ()) -> dict[str, Any]:
         """The claims of a JWT this server signed for `audience` (None: any); raises `jwt.PyJWTError`."""
@@ -119,6 +119,8 @@ class TokenService:
 
     async def verify_live(self, token: str) -> TokenGrant:
         """`verify`, then refuse a token revoked since it was issued (RFC 7009)."""
+        if self.verification_key(_unverified_kid(token)) is None:
+            await self.keys.reload_for_unknown_kid()  # a key another process has just made
         grant = self.verify(token)
         if self.revocations is not None:
             await self.revocations.check(grant)
@@ -131,18 +133,19 @@ class TokenService:
         client sends the same token thousands of times, so verified tokens are remembered
         until they expire."""
         cached = self._verified.get(token)
-        if cached is not None and cached[1] > time.time():
+        # A removed key's tokens stop at once, even those verified before.
+        if cached is not None and cached[1] > time.time() and self.verification_key(cached[2]) is not None:
             return cached[0]
-        grant, expires = self._verify_signature_and_claims(token)
+        grant, expires, kid = self._verify_signature_and_claims(token)
         if len(self._verified) >= VERIFIED_TOKEN_CACHE_SIZE:
             self._verified.pop(next(iter(self._verified)))
-        self._verified[token] = (grant, expires)
+        self._verified[token] = (grant, expires, kid)
         return grant
 
-    def _verify_signature_and_claims(self, token: str) -> tuple[TokenGrant, float]:
+    def _verify_signature_and_claims(self, token: str) -> tuple[TokenGrant, float, str]:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
-            key = self._verification_keys.get(kid) if isinstance(kid, str) else None
+            key = self.verification_key(kid)
             if key is None:
                 raise FhirError.single("login", "Access token signed by an unknown key")
             claims = jwt.decode(
@@ -165,4 +168,11 @@ class TokenService:
             expires_at=float(claims["exp"]),
             patient=claims.get(PATIENT_CLAIM) if isinstance(claims.get(PATIENT_CLAIM), str) else None,
         )
-        return grant, float(claims["exp"])
+        return grant, float(claims["exp"]), str(kid)
+
+
+def _unverified_kid(token: str) -> Any:
+    try:
+        return jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None

@@ -1,4 +1,4 @@
-"""`fireside serve | migrate | client create | project create`: running and administering a server."""
+"""`fireside serve | migrate | client create | project create | keys rotate`: running and administering a server."""
 
 from __future__ import annotations
 
@@ -164,6 +164,35 @@ async def _create_client(url: str, name: str, project_id: UUID | None, new_proje
         return await create_client(store, project_id, name)
     finally:
         await pool.close()
+
+
+@main.group()
+def keys() -> None:
+    """Manage the keys that sign tokens."""
+
+
+@keys.command("rotate")
+@data_dir_option
+def keys_rotate(data_dir: Path | None) -> None:
+    """Make a new token signing key active and print {"kid", "published"} as JSON.
+
+    Works on the database, like `client create`, with the deployment's secret key
+    (FIRESIDE_SECRET_KEY or the data dir's secret.key). Running servers sign with the new key within
+    seconds, without a restart; the previous keys stay published at /oauth2/jwks and keep verifying
+    the tokens they signed until those have expired.
+    """
+    from fireside.api.app import key_policy
+    from fireside.auth import SigningKeyRing
+    from fireside.auth.encryption import SecretKeyMismatch
+
+    settings = _settings(data_dir)
+    url = _migrated_database(settings)
+    ring = SigningKeyRing(url, settings.resolve_secret_key(), key_policy(settings))
+    try:
+        ring.reload(rotate=True)
+    except SecretKeyMismatch as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps({"kid": ring.active.kid, "published": [jwk["kid"] for jwk in ring.jwks()["keys"]]}))
 
 
 @main.group()

@@ -6917,6 +6917,8 @@ class Project(DomainResource, total=False):
     name: str
     description: str
     owner: "Reference"
+    registrationAllowed: bool
+    defaultPatientAccessPolicy: "Reference"
 
 
 class ProjectMembership(DomainResource, total=False):

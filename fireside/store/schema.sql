@@ -58,7 +58,8 @@ CREATE TABLE user_credential (
 );
 CREATE UNIQUE INDEX user_credential_email_idx ON user_credential (lower(email));
 
--- Token signing keys. The private key is encrypted with the server's secret key.
+-- Token signing keys. The private key is encrypted with the server's secret key. The newest
+-- unretired key signs; retired_at is when a newer one replaced it (fireside/auth/keys.py).
 CREATE TABLE signing_key (
     kid                   text        PRIMARY KEY,
     algorithm             text        NOT NULL,
@@ -1018,4 +1019,48 @@ CREATE TABLE smart_launch (
     expires_at  timestamptz NOT NULL,
     used_at     timestamptz,
     PRIMARY KEY (project_id, launch_hash)
+);
+
+-- One-time links to set a password (fireside/auth/password_tokens.py): sent to an invited user,
+-- or to a user who forgot their password. Kept by the SHA-256 of the token (never the token: it
+-- is 256 random bits, so no slow hash is needed), used once, short-lived. Server-wide like
+-- user_credential's emails: the link is opened before any project is known.
+CREATE TABLE password_token (
+    token_hash text        COLLATE "C" PRIMARY KEY,
+    user_id    text        NOT NULL,
+    purpose    text        NOT NULL CHECK (purpose IN ('invite', 'reset')),
+    expires_at timestamptz NOT NULL,
+    used_at    timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+-- Setting a password spends every other outstanding link of that user.
+CREATE INDEX password_token_user_idx ON password_token (user_id);
+
+-- A password reset ends the user's sign-ins in every project: their Logins, found by user
+-- without a search index (Fireside's own types have no search parameters yet). Partial, so
+-- only Login rows pay for it; a Login is written at sign-in and on revocation.
+CREATE INDEX resource_login_user_idx ON resource ((fireside_content_jsonb(content) -> 'user' ->> 'reference'))
+    WHERE resource_type = 'Login' AND NOT deleted;
+
+-- A user's TOTP secret, encrypted with the server's secret key. enabled_at is NULL while an
+-- enrollment waits for its first code. last_step is the newest time step whose code was accepted:
+-- a code is good once (RFC 6238 section 5.2). Server-wide like user_credential: sign-in checks it
+-- before any project is known.
+CREATE TABLE user_totp (
+    user_id          text        COLLATE "C" PRIMARY KEY,
+    secret_encrypted bytea       NOT NULL,
+    enabled_at       timestamptz,
+    last_step        bigint      NOT NULL DEFAULT 0,
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+
+-- A sign-in whose password was right, waiting for its code (fireside/auth/second_factor.py): the
+-- signed form token names it, and it is used once, within minutes, and after a few wrong codes
+-- not at all. Rows are swept once expired.
+CREATE TABLE mfa_challenge (
+    challenge_id text        COLLATE "C" PRIMARY KEY,
+    user_id      text        NOT NULL,
+    failures     integer     NOT NULL DEFAULT 0,
+    expires_at   timestamptz NOT NULL,
+    used_at      timestamptz
 );

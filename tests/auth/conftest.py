@@ -10,6 +10,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
@@ -20,8 +21,10 @@ import pytest
 
 from fireside.auth import add_membership, create_project, create_user
 from fireside.auth.projects import system_context
+from fireside.config import Settings
 from fireside.store import ResourceStore, new_resource_id, open_pool
-from tests.conftest import RunningServer
+from tests.auth.mail import MailSink, start_mail_sink
+from tests.conftest import RunningServer, start_server
 
 T = TypeVar("T")
 REDIRECT_URI = "https://app.example/callback"
@@ -143,3 +146,24 @@ def identity(server: RunningServer) -> Iterator[Identity]:
     helper = Identity(server)
     yield helper
     helper.browser.close()
+
+
+@pytest.fixture
+def mail_sink() -> Iterator[MailSink]:
+    """A real SMTP server on a free local port, keeping every message."""
+    sink, controller = start_mail_sink()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def mail_server(database_url: str, tmp_path: Path, mail_sink: MailSink) -> Iterator[RunningServer]:
+    """A Fireside server that sends its email to `mail_sink` (plain SMTP: no STARTTLS locally)."""
+    uvicorn_server, thread, port = start_server(database_url, tmp_path, smtp_host="127.0.0.1",
+                                                smtp_port=mail_sink.port, smtp_starttls=False,
+                                                smtp_from="fireside@test.example")
+    running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
+    yield running
+    running.close()
+    uvicorn_server.should_exit = True
+    thread.join(timeout=10)

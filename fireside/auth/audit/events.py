@@ -28,6 +28,11 @@ AUTHENTICATION_SUBTYPES = {
     "login": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110122", "display": "Login"},
     "logout": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110123", "display": "Logout"},
     "token": {"system": FIRESIDE_SUBTYPES, "code": "token", "display": "Access token request"},
+    # Account events (fireside/auth/password_tokens.py, invites.py, registration.py): DICOM has no codes.
+    "password-reset": {"system": FIRESIDE_SUBTYPES, "code": "password-reset", "display": "Password reset request"},
+    "password-set": {"system": FIRESIDE_SUBTYPES, "code": "password-set", "display": "Password set by link"},
+    "invite": {"system": FIRESIDE_SUBTYPES, "code": "invite", "display": "Member invited"},
+    "register": {"system": FIRESIDE_SUBTYPES, "code": "register", "display": "Self-registration"},
 }
 # AuditEvent.action (http://hl7.org/fhir/audit-event-action): searches, operations, Bundles and
 # sign-ins are "E" (execute), as the value set's definition says for queries and log-on.

@@ -1,0 +1,90 @@
+"""Administration endpoints outside the FHIR API: `POST /admin/projects/{project_id}/invite`.
+
+The rules live in `fireside.auth.invites`; this handler authenticates, parses and answers. Errors
+are OperationOutcomes, like the FHIR API's, with the element path of a bad input.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import orjson
+import psycopg
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fireside.api.account_routes import mail_sender
+from fireside.api.http import FHIR_JSON, authenticate, internal_error_response, outcome_response, read_body
+from fireside.api.oauth_protection import source_address
+from fireside.api.oauth_routes import _base, _fhir_base, _services
+from fireside.auth.audit import AuditRecord
+from fireside.auth.invites import Invitation, check_invite_allowed, invite, invite_mail, parse_invite, project_not_found
+from fireside.auth.password_tokens import set_password_url
+from fireside.fhir.errors import FhirError
+
+INVITE_PATH = "/admin/projects/{project_id}/invite"
+_MAX_INVITE_BYTES = 64 * 1024
+# Says whether the invited user was emailed: "sent", "not-sent" (no SMTP, or it failed: the log
+# says which) or "not-requested" (sendEmail: false).
+EMAIL_HEADER = "X-Fireside-Email"
+
+
+async def invite_endpoint(request: Request) -> Response:
+    services = _services(request)
+    try:
+        ctx = await authenticate(request, services)
+        project_id = _project_id(request.path_params["project_id"])
+        check_invite_allowed(ctx, project_id)
+        request_invite = parse_invite(await _json_body(request))
+        lifetime = timedelta(seconds=services.settings.invite_seconds)
+        invitation = await invite(services.store, ctx, project_id, request_invite, lifetime)
+    except FhirError as error:
+        return outcome_response(error)
+    except psycopg.errors.DataError:
+        return outcome_response(FhirError.single("invalid", "A value in the request cannot be stored"))
+    except Exception as error:
+        return internal_error_response(error)
+    email = "not-requested"
+    if request_invite.send_email:
+        email = "sent" if await _send_invite(request, invitation, lifetime) else "not-sent"
+    membership = invitation.enrolment.membership
+    services.audit.record(AuditRecord(
+        project_id=project_id, action="invite", status=201, agent=ctx.author, client_id=ctx.client_id or None,
+        source_address=source_address(request), entity=f"ProjectMembership/{membership.id}",
+    ))
+    return Response(membership.content, status_code=201, media_type=FHIR_JSON, headers={
+        "Location": f"{_fhir_base(request)}/ProjectMembership/{membership.id}/_history/{membership.version_id}",
+        "ETag": membership.etag,
+        EMAIL_HEADER: email,
+    })
+
+
+def _project_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError as error:
+        raise project_not_found() from error
+
+
+async def _json_body(request: Request) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("application/json", "application/fhir+json"):
+        raise FhirError.single("not-supported", "Send the invite as application/json", status=415)
+    body = await read_body(request, _MAX_INVITE_BYTES)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise FhirError.single("invalid", "The body is not valid JSON") from error
+
+
+async def _send_invite(request: Request, invitation: Invitation, lifetime: timedelta) -> bool:
+    token = invitation.password_token
+    link = set_password_url(_base(request), token) if token else None
+    return await mail_sender(_services(request).settings).send(invite_mail(invitation, link, lifetime))
+
+
+def admin_routes() -> list[Route]:
+    return [Route(INVITE_PATH, invite_endpoint, methods=["POST"])]

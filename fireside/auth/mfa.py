@@ -1,0 +1,79 @@
+"""A signed-in user turns their TOTP second factor on and off (fireside/auth/totp.py).
+
+The caller is a user's access token. Enrolling also takes the user's password: an access token is
+held by every app the user signed in to, and one of them enrolling a secret only it knows would
+lock the user out. Confirming and turning off take a current code. Wrong passwords and codes count
+toward the email's lock-out (fireside/auth/lockout.py), as at sign-in: a stolen token gives no
+way around it to guess codes.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from fireside.auth.lockout import LockoutPolicy, is_locked, record_failure
+from fireside.auth.memberships import UserAccount, find_user, find_user_by_password
+from fireside.auth.tokens import TokenGrant
+from fireside.auth.totp import Enrollment, TotpStateError, activate, deactivate, enroll
+from fireside.store import ResourceStore
+
+
+class MfaRefused(Exception):
+    """The request fails; `error` and `status` say how (a JSON error at the endpoint)."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+async def start_enrollment(
+    store: ResourceStore, secret_key: str, grant: TokenGrant, password: str, lockout: LockoutPolicy
+) -> Enrollment:
+    user = await _caller(store, grant, lockout)
+    found = await find_user_by_password(store, user.email, password)
+    if found is None or found.id != user.id:
+        await _count_failure(store, user, lockout, "invalid_password", "Wrong password")
+    try:
+        return await enroll(store, secret_key, user)
+    except TotpStateError as error:
+        raise MfaRefused(409, "conflict", str(error)) from error
+
+
+async def confirm_enrollment(
+    store: ResourceStore, secret_key: str, grant: TokenGrant, code: str, lockout: LockoutPolicy
+) -> None:
+    user = await _caller(store, grant, lockout)
+    try:
+        accepted = await activate(store, secret_key, user.id, code)
+    except TotpStateError as error:
+        raise MfaRefused(409, "conflict", str(error)) from error
+    if not accepted:
+        await _count_failure(store, user, lockout, "invalid_code", "Wrong or already used code")
+
+
+async def turn_off(store: ResourceStore, secret_key: str, grant: TokenGrant, code: str, lockout: LockoutPolicy) -> None:
+    user = await _caller(store, grant, lockout)
+    try:
+        accepted = await deactivate(store, secret_key, user.id, code)
+    except TotpStateError as error:
+        raise MfaRefused(409, "conflict", str(error)) from error
+    if not accepted:
+        await _count_failure(store, user, lockout, "invalid_code", "Wrong or already used code")
+
+
+async def _caller(store: ResourceStore, grant: TokenGrant, lockout: LockoutPolicy) -> UserAccount:
+    user = await find_user(store, grant.subject.removeprefix("User/")) if grant.subject.startswith("User/") else None
+    if user is None:
+        raise MfaRefused(403, "access_denied", "Only a signed-in user has a second factor")
+    if await is_locked(store, user.email):
+        raise MfaRefused(403, "access_denied", lockout.message)
+    return user
+
+
+async def _count_failure(store: ResourceStore, user: UserAccount, lockout: LockoutPolicy, error: str,
+                         description: str) -> NoReturn:
+    if await record_failure(store, user.email, lockout):
+        raise MfaRefused(403, "access_denied", lockout.message)
+    raise MfaRefused(400, error, description)

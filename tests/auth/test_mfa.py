@@ -1,0 +1,219 @@
+"""TOTP second factor (RFC 6238): a user turns it on with a code, then signs in with password and
+code; a wrong code is refused, counted toward the lock-out and audited; a code works once; the
+step cannot be skipped; a current code turns it off."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import psycopg
+import pyotp
+import pytest
+
+from fireside.config import Settings
+from tests.auth.conftest import PASSWORD, REDIRECT_URI, Identity, SignIn, form_token, pkce_pair, redirect_query
+from tests.auth.test_audit import audit_events, subtype
+from tests.conftest import RunningServer, start_server
+
+EMAIL = "ana@clinic.example"
+CODE_STEP = "/oauth2/authorize/code"
+
+
+@pytest.fixture
+def locking_server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
+    """Three failures lock an email (for a minute)."""
+    uvicorn_server, thread, port = start_server(database_url, tmp_path, lockout_failures=3, lockout_seconds=60)
+    running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
+    yield running
+    running.close()
+    uvicorn_server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def clinic(locking_server: RunningServer) -> Iterator[tuple[Identity, str]]:
+    """A client of a project with the user EMAIL, who has TOTP on; the secret is in `identity.totp`."""
+    identity = Identity(locking_server)
+    project = identity.project("Clinic")
+    client_id = identity.client_application(project)
+    identity.user(project, EMAIL)
+    yield identity, client_id
+    identity.browser.close()
+
+
+def steady_window() -> None:
+    """Tests use the codes of the previous, current and next 30 s step, each once; start at least
+    10 s before the step ends so that the server's current step is the test's."""
+    left = 30 - time.time() % 30
+    if left < 10:
+        time.sleep(left + 0.2)
+
+
+def code(secret: str, steps: int = 0) -> str:
+    """The code `steps` 30-second steps from now."""
+    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
+
+
+def wrong_code(secret: str) -> str:
+    valid = {code(secret, steps) for steps in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+
+
+def access_token(identity: Identity, client_id: str) -> str:
+    return str(identity.exchange(client_id, identity.sign_in(client_id, EMAIL))["access_token"])
+
+
+def mfa(identity: Identity, action: str, token: str, **fields: str) -> httpx.Response:
+    return httpx.post(identity.url(f"/oauth2/mfa/{action}"), data=fields, headers={"Authorization": f"Bearer {token}"})
+
+
+def turn_on(identity: Identity, client_id: str) -> str:
+    """Enroll and verify with the previous step's code; return the secret."""
+    steady_window()
+    token = access_token(identity, client_id)
+    enrolled = mfa(identity, "enroll", token, password=PASSWORD)
+    assert enrolled.status_code == 200, enrolled.text
+    secret: str = enrolled.json()["secret"]
+    verified = mfa(identity, "verify", token, code=code(secret, -1))
+    assert verified.status_code == 200 and verified.json() == {"enabled": True}, verified.text
+    return secret
+
+
+def password_step(identity: Identity, client_id: str, email: str = EMAIL) -> tuple[httpx.Response, str]:
+    """The answer to the password form, and the PKCE verifier of the attempt."""
+    verifier, challenge = pkce_pair()
+    form = identity.authorize(client_id, code_challenge=challenge, code_challenge_method="S256")
+    return identity.submit(form, email, PASSWORD), verifier
+
+
+def challenge_of(page: httpx.Response) -> str:
+    match = re.search(r'name="challenge" value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+def post_code(identity: Identity, page: httpx.Response, value: str) -> httpx.Response:
+    return identity.browser.post(identity.url(CODE_STEP), data={"challenge": challenge_of(page), "code": value})
+
+
+def token_with_code(identity: Identity, client_id: str, value: str) -> str:
+    page, verifier = password_step(identity, client_id)
+    query = redirect_query(post_code(identity, page, value))
+    return str(identity.exchange(client_id, SignIn(query["code"], verifier, None))["access_token"])
+
+
+def test_enrolling_gives_an_otpauth_uri_and_the_secret_is_stored_encrypted(clinic: tuple[Identity, str]) -> None:
+    identity, client_id = clinic
+    token = access_token(identity, client_id)
+    enrolled = mfa(identity, "enroll", token, password=PASSWORD)
+    assert enrolled.status_code == 200, enrolled.text
+    body = enrolled.json()
+    uri = urlsplit(body["otpauth_uri"])
+    assert uri.scheme == "otpauth" and uri.netloc == "totp"
+    assert parse_qs(uri.query)["secret"] == [body["secret"]] and parse_qs(uri.query)["issuer"] == ["Fireside"]
+    with psycopg.connect(identity.server.database_url) as conn:
+        row = conn.execute("SELECT secret_encrypted, enabled_at FROM user_totp").fetchone()
+    assert row is not None and body["secret"].encode() not in bytes(row[0]) and row[1] is None
+    # Enrolled but not verified: sign-in still asks for the password only.
+    assert password_step(identity, client_id)[0].status_code == 303
+
+
+def test_a_user_with_totp_on_signs_in_with_password_then_code(clinic: tuple[Identity, str]) -> None:
+    identity, client_id = clinic
+    secret = turn_on(identity, client_id)
+    page, verifier = password_step(identity, client_id)
+    assert page.status_code == 200 and 'name="code"' in page.text and "location" not in page.headers
+    answer = post_code(identity, page, code(secret))
+    assert answer.status_code == 303, answer.text
+    query = redirect_query(answer)
+    assert query["state"] == "xyz"
+    tokens = identity.exchange(client_id, SignIn(query["code"], verifier, query["state"]))
+    with identity.fhir(tokens["access_token"]) as fhir:
+        assert fhir.get("/Patient").status_code == 200
+
+
+def test_a_wrong_code_is_refused_audited_and_counted_toward_the_lock_out(clinic: tuple[Identity, str]) -> None:
+    identity, client_id = clinic
+    secret = turn_on(identity, client_id)
+    page, _ = password_step(identity, client_id)
+    refused = post_code(identity, page, wrong_code(secret))
+    assert refused.status_code == 401 and "Wrong or already used code" in refused.text
+    assert "location" not in refused.headers and 'name="code"' in refused.text
+    admin = identity.server.fhir_client()
+    events = audit_events(admin, lambda found: any(subtype(e) == "110122" for e in found))
+    [failure] = [e for e in events if subtype(e) == "110122"]
+    assert failure["outcome"] == "4" and failure["agent"][0]["altId"] == EMAIL
+    # Two more wrong codes (three failures) lock the email: the right code is refused then too.
+    post_code(identity, refused, wrong_code(secret))
+    locked = post_code(identity, refused, wrong_code(secret))
+    assert locked.status_code == 401 and "Too many failed sign-ins" in locked.text
+    assert post_code(identity, refused, code(secret)).status_code == 401
+
+
+def test_a_code_is_accepted_once(clinic: tuple[Identity, str]) -> None:
+    identity, client_id = clinic
+    secret = turn_on(identity, client_id)
+    first, _ = password_step(identity, client_id)
+    assert post_code(identity, first, code(secret)).status_code == 303
+    again, _ = password_step(identity, client_id)
+    replayed = post_code(identity, again, code(secret))
+    assert replayed.status_code == 401 and "Wrong or already used code" in replayed.text
+    older = post_code(identity, again, code(secret, -1))  # the step spent turning TOTP on
+    assert older.status_code == 401
+
+
+def test_the_code_step_cannot_be_skipped_forged_or_reused(clinic: tuple[Identity, str]) -> None:
+    identity, client_id = clinic
+    secret = turn_on(identity, client_id)
+    page, _ = password_step(identity, client_id)
+    # No code at all is a wrong code; the password form posted again only asks for a code again.
+    assert post_code(identity, page, "").status_code == 401
+    form = identity.authorize(client_id, code_challenge=pkce_pair()[1], code_challenge_method="S256")
+    resent = identity.browser.post(identity.url("/oauth2/authorize"),
+                                   data={"form_token": form_token(form), "email": EMAIL, "password": PASSWORD})
+    assert resent.status_code == 200 and 'name="code"' in resent.text
+    # Another browser (without the sign-in cookie) cannot use the challenge, nor can an altered one.
+    stranger = httpx.post(identity.url(CODE_STEP), data={"challenge": challenge_of(page), "code": code(secret)})
+    assert stranger.status_code == 400
+    altered = identity.browser.post(identity.url(CODE_STEP), data={"challenge": challenge_of(page)[:-4] + "AAAA",
+                                                                    "code": code(secret)})
+    assert altered.status_code == 400
+    # Finished once, the challenge is spent, even with a fresh code.
+    assert post_code(identity, page, code(secret)).status_code == 303
+    reused = post_code(identity, page, code(secret, 1))
+    assert reused.status_code == 400 and "start again" in reused.text
+
+
+def test_a_current_code_turns_totp_off(clinic: tuple[Identity, str]) -> None:
+    identity, client_id = clinic
+    secret = turn_on(identity, client_id)
+    token = token_with_code(identity, client_id, code(secret))
+    wrong = mfa(identity, "disable", token, code=wrong_code(secret))
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_code"
+    turned_off = mfa(identity, "disable", token, code=code(secret, 1))
+    assert turned_off.status_code == 200 and turned_off.json() == {"enabled": False}
+    answer, _ = password_step(identity, client_id)
+    assert answer.status_code == 303 and answer.headers["location"].startswith(REDIRECT_URI)
+
+
+def test_enrolling_takes_a_user_token_and_the_users_password(clinic: tuple[Identity, str]) -> None:
+    identity, client_id = clinic
+    token = access_token(identity, client_id)
+    assert mfa(identity, "enroll", token, password="not the password").status_code == 400
+    assert mfa(identity, "enroll", "not-a-token", password=PASSWORD).status_code == 401
+    backend = identity.server.token(identity.server.create_client())
+    assert mfa(identity, "enroll", backend, password=PASSWORD).status_code == 403
+    assert mfa(identity, "verify", token, code="123456").status_code == 409  # nothing enrolled
+
+
+def test_enrolling_again_while_totp_is_on_is_refused(clinic: tuple[Identity, str]) -> None:
+    identity, client_id = clinic
+    secret = turn_on(identity, client_id)
+    token = token_with_code(identity, client_id, code(secret))
+    again = mfa(identity, "enroll", token, password=PASSWORD)
+    assert again.status_code == 409 and again.json()["error"] == "conflict"
