@@ -31,7 +31,14 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from fireside.fhir import FhirDefinitions
-from fireside.search.filters import Condition, FilterContext, compile_any_of, compile_criterion
+from fireside.search.filters import (
+    WALKED_FROM_ROWS,
+    Condition,
+    FilterContext,
+    compile_any_of,
+    compile_criterion,
+    walk_probe,
+)
 from fireside.search.filters.special import SpecialScope, compile_special, special_terminology_criteria
 from fireside.search.includes import resolve_includes
 from fireside.search.paging import Page, plan_page
@@ -77,6 +84,9 @@ class CompiledSearch:
     # A criterion keeps only resources with index rows, so `NOT r.deleted` is implied and
     # counting need not read `deleted` from the resource heap.
     implies_live: bool = False
+    # A criterion is walked (filters.WALKED_FROM_ROWS): counting would check it on every
+    # resource row, so a total nobody asked for is left out.
+    walked: bool = False
 
 
 class SearchEngine:
@@ -108,7 +118,8 @@ class SearchEngine:
         async with self._connection(conn) as connection:
             # Terminology criteria read the project's CodeSystems / ValueSets on this connection.
             terminology = await self._resolve_terminology(ctx, request, connection)
-            compiled = self.compile(ctx, request, base_url, terminology, registry)
+            walked = await _walked_criteria(connection, ctx, request, FilterContext(base_url.rstrip("/"), terminology))
+            compiled = self.compile(ctx, request, base_url, terminology, registry, walked)
             if request.summary != "count" and request.count > 0:
                 page = await _page(connection, compiled, request)
             resources = self.guard.redact(ctx, page.resources)
@@ -169,8 +180,9 @@ class SearchEngine:
     def compile(
         self, ctx: AccessContext, request: SearchRequest, base_url: str = "",
         terminology: ResolvedTerminology | None = None, registry: SearchParameterRegistry | None = None,
+        walked: frozenset[int] = frozenset(),
     ) -> CompiledSearch:
-        context = FilterContext(base_url.rstrip("/"), terminology or {})
+        context = FilterContext(base_url.rstrip("/"), terminology or {}, walked)
         compiled = [compile_criterion(c, ctx.project_id, request.resource_type, context) for c in request.criteria]
         compiled += [compile_any_of(a, ctx.project_id, request.resource_type, context) for a in request.restrictions]
         conditions = [c.condition for c in compiled]
@@ -188,7 +200,7 @@ class SearchEngine:
         only_matches = compiled[0].matches if len(compiled) == 1 and not request.specials else None
         if allowed is not None:
             only_matches = policy_matches(only_matches, allowed, len(compiled), bool(request.specials))
-        return CompiledSearch(where, params, only_matches, any(c.matches for c in compiled))
+        return CompiledSearch(where, params, only_matches, any(c.matches for c in compiled), bool(walked))
 
     async def _resolve_terminology(
         self, ctx: AccessContext, request: SearchRequest, conn: psycopg.AsyncConnection[Any] | None
@@ -209,6 +221,28 @@ class SearchEngine:
             return
         async with self.pool.connection() as pooled:
             yield pooled
+
+
+async def _walked_criteria(
+    conn: psycopg.AsyncConnection[Any], ctx: AccessContext, request: SearchRequest, context: FilterContext,
+) -> frozenset[int]:
+    """The criteria to walk (filters.WALKED_FROM_ROWS): those that would gather at least that
+    many index rows, counted up to there (an index-only scan of at most that many rows). Only
+    for a search in id order, the order the walk reads `resource` in."""
+    if any(key.code != "_id" for key in request.sort):
+        return frozenset()
+    walked: set[int] = set()
+    for criterion in request.criteria:
+        probe = walk_probe(criterion, ctx.project_id, request.resource_type, context)
+        if probe is None:
+            continue
+        query = sql.SQL("SELECT count(*) FROM ({} LIMIT {}) t").format(probe.sql, sql.Literal(WALKED_FROM_ROWS))
+        async with conn.cursor(row_factory=tuple_row) as cursor:
+            await cursor.execute(query, probe.params, prepare=False)
+            row = await cursor.fetchone()
+        if row is not None and row[0] >= WALKED_FROM_ROWS:
+            walked.add(id(criterion))
+    return frozenset(walked)
 
 
 def _any_of_searches(compiled: list[CompiledSearch]) -> CompiledSearch:
@@ -250,6 +284,8 @@ async def _total(
     if wanted == "estimate":
         return await _count(conn, compiled, estimate=True)
     if wanted is None and request.summary != "count":
+        if compiled.walked:
+            return None
         counted = await _count(conn, compiled, limit=DEFAULT_TOTAL_BOUND + 1)
         return counted if counted <= DEFAULT_TOTAL_BOUND else None
     return await _count(conn, compiled)

@@ -249,3 +249,19 @@ def test_over_http_a_terminology_search_answers_and_an_unknown_value_set_is_a_40
     assert refused.status_code == 400
     assert refused.json()["resourceType"] == "OperationOutcome"
     assert "code:in" in refused.json()["issue"][0]["diagnostics"]
+
+
+async def test_a_below_of_many_rows_is_walked_with_the_same_matches(
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past WALKED_FROM_ROWS index rows, a criterion of several codes is checked on each
+    Condition in id order (filters): the same matches, no unasked-for total."""
+    await diagnosed(searcher)
+    monkeypatch.setattr("fireside.search.engine.WALKED_FROM_ROWS", 1)
+    assert await searcher.ids("Condition", f"code:below={LOCAL}|disorder") == {"asthma", "pneumonia", "heart"}
+    assert await searcher.ids("Condition", f"code:below={LOCAL}|asthma") == {"asthma"}
+    # A first page that holds every match still says how many; one that does not, not.
+    assert (await searcher.search("Condition", f"code:below={LOCAL}|lung")).total == 2
+    assert (await searcher.search("Condition", f"code:below={LOCAL}|lung&_count=1")).total is None
+    counted = await searcher.search("Condition", f"code:below={LOCAL}|lung&_count=1&_total=accurate")
+    assert counted.total == 2

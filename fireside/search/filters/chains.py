@@ -88,6 +88,23 @@ def referred(
     )
 
 
+def referred_by(
+    project_id: UUID, resource_type: str, source_type: str, parameter: IndexedParameter, ids: Condition
+) -> Condition:
+    """`referred` checked on the outer resource row `r` (the walked `_has`, see filters): whether
+    one of `ids` refers to it. Each check reads the row's references from the value index and
+    probes `ids` for each, stopping at the first; `OFFSET 0` keeps PostgreSQL from turning it
+    back into a semi-join that gathers every target."""
+    scope = _scope(parameter)
+    return Condition(
+        sql.SQL(
+            "EXISTS (SELECT 1 FROM search_reference ref WHERE ref.project_id = %s AND ref.resource_type = %s"
+            " AND {scope} AND ref.target_id = r.id AND ref.target_type = %s AND ref.resource_id IN ({ids}) OFFSET 0)"
+        ).format(scope=scope.sql, ids=ids.sql),
+        (project_id, source_type, *scope.params, resource_type, *ids.params),
+    )
+
+
 def _scope(parameter: IndexedParameter) -> Condition:
     """The reference rows of `parameter` (`patient` is read from `subject` rows; its target type
     is then the one the caller matches anyway)."""

@@ -30,6 +30,9 @@ class FilterContext:
     # Codes by system of each terminology criterion value, by (modifier, value): resolved from
     # the project's CodeSystems and ValueSets before compiling (fireside/search/terminology.py).
     terminology: Mapping[tuple[str, str], Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    # Criteria (by `id()`, within one request) that match so many index rows that they are
+    # checked on each resource row in page order instead of gathered in full (filters.walked).
+    walked: frozenset[int] = frozenset()
 
 
 def condition(text: str, *params: Any) -> Condition:
