@@ -119,7 +119,8 @@ class TokenService:
 
     async def verify_live(self, token: str) -> TokenGrant:
         """`verify`, then refuse a token revoked since it was issued (RFC 7009)."""
-        if self.verification_key(_unverified_kid(token)) is None:
+        # Decoding the header costs as much as the rest of a cached check: only for a new token.
+        if token not in self._verified and self.verification_key(_unverified_kid(token)) is None:
             await self.keys.reload_for_unknown_kid()  # a key another process has just made
         grant = self.verify(token)
         if self.revocations is not None:
