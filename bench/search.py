@@ -10,7 +10,11 @@ PostgreSQL chose for each.
 2. The sample bundles go in through `POST [base]` transactions (real validation, references and
    indexing), then are cloned in SQL until the project holds --resources resources. Each clone
    is another set of patients with their own ids, identifiers and references within the clone,
-   and dates shifted by 10 days per clone; the shared Practitioners are not cloned. Every index
+   and dates shifted by 10 days per clone; the shared Practitioners are not cloned. A clone's
+   ids lead with its number (`017-<id>`), so that in id order the clones follow one another,
+   as ids given out over time do; a suffix had put the 177 copies of each patient next to each
+   other, a layout no real database has, which made every walk in id order meet one patient's
+   copies at a time. Every index
    table (`search_*`) is cloned column by column, so tables added later come along. Then
    VACUUM ANALYZE, as autovacuum would have done by then. `--reuse` keeps a loaded database.
 3. Each query runs --requests times through --clients concurrent clients (aiohttp), with
@@ -133,6 +137,7 @@ def clone_samples(url: str, project_id: str, clones: int) -> None:
     """Copy the project's resources (but the shared Practitioners) and their index rows
     `clones` times, as described in the module docstring."""
     suffix = sql.SQL("'-' || n")
+    prefix = sql.SQL("lpad(n::text, 3, '0') || '-' || ")
     with psycopg.connect(url, autocommit=True) as conn:
         tables = [row[0] for row in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
@@ -142,19 +147,19 @@ def clone_samples(url: str, project_id: str, clones: int) -> None:
             sql.SQL(
                 "INSERT INTO resource"
                 " (project_id, resource_type, id, version_id, last_updated, deleted, author, content)"
-                " SELECT project_id, resource_type, id || {s}, version_id, last_updated, deleted, author,"
+                " SELECT project_id, resource_type, {p}id, version_id, last_updated, deleted, author,"
                 # content is the JSON text as stored; its id is written as orjson writes it
-                " replace(content, '\"id\":\"' || id || '\"', '\"id\":\"' || id || {s} || '\"')"
+                " replace(content, '\"id\":\"' || id || '\"', '\"id\":\"' || {p}id || '\"')"
                 " FROM resource, generate_series(1, %s) n"
                 " WHERE project_id = %s AND resource_type <> 'Practitioner' AND NOT deleted"
-            ).format(s=suffix),
+            ).format(p=prefix),
         )]
         for table in tables:
             columns = conn.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s"
                 " AND table_schema = current_schema() ORDER BY ordinal_position", (table,)).fetchall()
             names = [sql.Identifier(name) for name, _ in columns]
-            values = [_cloned_column(table, name, kind, suffix) for name, kind in columns]
+            values = [_cloned_column(table, name, kind, prefix, suffix) for name, kind in columns]
             statements.append((table, sql.SQL(
                 "INSERT INTO {table} ({names}) SELECT {values} FROM {table}, generate_series(1, %s) n"
                 " WHERE project_id = %s AND resource_type <> 'Practitioner'"
@@ -168,14 +173,16 @@ def clone_samples(url: str, project_id: str, clones: int) -> None:
         print(f"  VACUUM ANALYZE in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def _cloned_column(table: str, name: str, kind: str, suffix: sql.Composable) -> sql.Composable:
+def _cloned_column(
+    table: str, name: str, kind: str, prefix: sql.Composable, suffix: sql.Composable,
+) -> sql.Composable:
     column = sql.Identifier(name)
     if name == "resource_id":
-        return sql.SQL("{} || {}").format(column, suffix)
+        return sql.SQL("{}{}").format(prefix, column)
     if table == "search_reference" and name == "target_id":
         # References within a patient's bundle point into the same clone; Practitioners are shared.
         return sql.SQL("CASE WHEN target_type IS NOT NULL AND target_type <> 'Practitioner'"
-                       " THEN target_id || {} ELSE target_id END").format(suffix)
+                       " THEN {}target_id ELSE target_id END").format(prefix)
     if table == "search_token" and name == "value":
         return sql.SQL("CASE WHEN parameter LIKE '%%identifier%%' THEN value || {} ELSE value END").format(suffix)
     if kind == "timestamp with time zone":
