@@ -120,6 +120,16 @@ FIRESIDE_TYPES: dict[str, list[tuple[str, str, str, str | None]]] = {
         ("registrationAllowed", "0..1", "boolean", None),
         # The AccessPolicy given to the memberships self-registration makes.
         ("defaultPatientAccessPolicy", "0..1", "Reference", "AccessPolicy"),
+        # External OpenID Connect providers members may sign in with (fireside/auth/identity_providers.py).
+        # The client secret is no element: it is sealed in identity_provider_secret.
+        ("identityProvider", "0..*", "BackboneElement", None),
+        ("identityProvider.name", "1..1", "string", None),
+        ("identityProvider.issuer", "1..1", "uri", None),
+        ("identityProvider.clientId", "1..1", "string", None),
+        # Only emails of these domains may sign in through the provider; none: any domain.
+        ("identityProvider.allowedDomain", "0..*", "string", None),
+        # An email with no account here gets one (a Patient member) at first sign-in; default: no.
+        ("identityProvider.createUsers", "0..1", "boolean", None),
     ],
     "ClientApplication": [
         ("name", "1..1", "string", None),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import tempfile
 import threading
 import uuid
@@ -137,14 +138,17 @@ class _ThreadedServer(uvicorn.Server):
         pass
 
 
-def start_server(database_url: str, data_dir: Path, **overrides: Any) -> tuple[_ThreadedServer, threading.Thread, int]:
+def start_server(database_url: str, data_dir: Path, listen: socket.socket | None = None,
+                 **overrides: Any) -> tuple[_ThreadedServer, threading.Thread, int]:
+    """`listen`: a socket already bound, for a server that must know its URL before it starts
+    (an OpenID Connect provider's `public_url` is its issuer)."""
     from fireside.api import create_app
 
     settings = Settings(data_dir=data_dir, database_url=database_url, secret_key="test-secret-key", **overrides)
     app = create_app(settings, database_url)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none")
     server = _ThreadedServer(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listen] if listen else None}, daemon=True)
     thread.start()
     while not server.started:
         if not thread.is_alive():

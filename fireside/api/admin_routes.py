@@ -1,6 +1,8 @@
-"""Administration endpoints outside the FHIR API: `POST /admin/projects/{project_id}/invite`.
+"""Administration endpoints outside the FHIR API: `POST /admin/projects/{project_id}/invite` and
+`POST /admin/projects/{project_id}/identity-providers`.
 
-The rules live in `fireside.auth.invites`; this handler authenticates, parses and answers. Errors
+The rules live in `fireside.auth.invites` and `fireside.auth.identity_providers`; these handlers
+authenticate, parse and answer. Errors
 are OperationOutcomes, like the FHIR API's, with the element path of a bad input.
 """
 
@@ -21,11 +23,14 @@ from fireside.api.http import FHIR_JSON, authenticate, internal_error_response, 
 from fireside.api.oauth_protection import source_address
 from fireside.api.oauth_routes import _base, _fhir_base, _services
 from fireside.auth.audit import AuditRecord
+from fireside.auth.identity_providers import configure_identity_provider, parse_identity_provider
 from fireside.auth.invites import Invitation, check_invite_allowed, invite, invite_mail, parse_invite, project_not_found
 from fireside.auth.password_tokens import set_password_url
+from fireside.auth.projects import system_context
 from fireside.fhir.errors import FhirError
 
 INVITE_PATH = "/admin/projects/{project_id}/invite"
+IDENTITY_PROVIDERS_PATH = "/admin/projects/{project_id}/identity-providers"
 _MAX_INVITE_BYTES = 64 * 1024
 # Says whether the invited user was emailed: "sent", "not-sent" (no SMTP, or it failed: the log
 # says which) or "not-requested" (sendEmail: false).
@@ -38,7 +43,7 @@ async def invite_endpoint(request: Request) -> Response:
         ctx = await authenticate(request, services)
         project_id = _project_id(request.path_params["project_id"])
         check_invite_allowed(ctx, project_id)
-        request_invite = parse_invite(await _json_body(request))
+        request_invite = parse_invite(await _json_body(request, "invite"))
         lifetime = timedelta(seconds=services.settings.invite_seconds)
         invitation = await invite(services.store, ctx, project_id, request_invite, lifetime)
     except FhirError as error:
@@ -69,10 +74,32 @@ def _project_id(text: str) -> UUID:
         raise project_not_found() from error
 
 
-async def _json_body(request: Request) -> Any:
+async def identity_provider_endpoint(request: Request) -> Response:
+    """Add (or replace, by issuer) an external sign-in provider of the project; answers the Project,
+    which never holds the client secret (fireside/auth/identity_providers.py)."""
+    services = _services(request)
+    try:
+        ctx = await authenticate(request, services)
+        if not ctx.super_admin:
+            # Projects are written by super admins only: trusting a provider with emails is theirs to decide.
+            raise FhirError.single("forbidden", "Only a super admin configures sign-in providers")
+        project_id = _project_id(request.path_params["project_id"])
+        provider, secret = parse_identity_provider(await _json_body(request, "provider"))
+        await configure_identity_provider(services.store, services.settings.resolve_secret_key(), project_id,
+                                          provider, secret)
+        stored = await services.store.read(system_context(project_id), "Project", str(project_id))
+    except FhirError as error:
+        return outcome_response(error)
+    except Exception as error:
+        return internal_error_response(error)
+    assert stored is not None
+    return Response(stored.content, status_code=200, media_type=FHIR_JSON, headers={"ETag": stored.etag})
+
+
+async def _json_body(request: Request, what: str) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/json", "application/fhir+json"):
-        raise FhirError.single("not-supported", "Send the invite as application/json", status=415)
+        raise FhirError.single("not-supported", f"Send the {what} as application/json", status=415)
     body = await read_body(request, _MAX_INVITE_BYTES)
     try:
         return orjson.loads(body)
@@ -87,4 +114,7 @@ async def _send_invite(request: Request, invitation: Invitation, lifetime: timed
 
 
 def admin_routes() -> list[Route]:
-    return [Route(INVITE_PATH, invite_endpoint, methods=["POST"])]
+    return [
+        Route(INVITE_PATH, invite_endpoint, methods=["POST"]),
+        Route(IDENTITY_PROVIDERS_PATH, identity_provider_endpoint, methods=["POST"]),
+    ]

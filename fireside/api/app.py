@@ -16,6 +16,7 @@ from starlette.routing import Route
 from fireside.api.account_routes import account_routes
 from fireside.api.admin_routes import admin_routes
 from fireside.api.cors import CorsMiddleware
+from fireside.api.federation_routes import federation_routes
 from fireside.api.http import fhir_endpoint
 from fireside.api.launch_routes import launch_routes
 from fireside.api.mfa_routes import mfa_routes
@@ -106,6 +107,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     routes = [
         Route("/healthcheck", healthcheck, methods=["GET"]),
         *oauth_routes(),
+        *federation_routes(),
         *launch_routes(),
         *account_routes(),
         *admin_routes(),

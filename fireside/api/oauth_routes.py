@@ -53,6 +53,7 @@ from fireside.auth import (
     sign_in,
     userinfo,
 )
+from fireside.auth.identity_providers import project_identity_providers
 from fireside.auth.patient_picker import sign_picker_token
 from fireside.auth.rate_limits import RateLimited
 from fireside.auth.second_factor import start_second_factor
@@ -65,6 +66,7 @@ AUTHORIZE_PATH = "/oauth2/authorize"
 # Under AUTHORIZE_PATH, so the sign-in form's cookie goes with it (fireside/api/launch_routes.py).
 PATIENT_PICKER_PATH = AUTHORIZE_PATH + "/patient"
 SECOND_FACTOR_PATH = AUTHORIZE_PATH + "/code"  # fireside/api/mfa_routes.py
+IDP_START_PATH = AUTHORIZE_PATH + "/idp"  # fireside/api/federation_routes.py
 _MAX_FORM_BYTES = 64 * 1024
 
 
@@ -233,12 +235,12 @@ async def authorize_endpoint(request: Request) -> Response:
         if request.method == "GET":
             auth_request = await check_authorization_request(services.store, dict(request.query_params),
                                                              _fhir_base(request))
-            return _login_form(request, auth_request, request.cookies.get(FORM_COOKIE), "", "")
+            return await login_form(request, auth_request, request.cookies.get(FORM_COOKIE), "", "")
         form = await _form(request)
         if "form_token" not in form and "client_id" in form:
             # SMART `authorize-post`: the authorization request itself, posted as a form.
             auth_request = await check_authorization_request(services.store, form, _fhir_base(request))
-            return _login_form(request, auth_request, request.cookies.get(FORM_COOKIE), "", "")
+            return await login_form(request, auth_request, request.cookies.get(FORM_COOKIE), "", "")
         binding = request.cookies.get(FORM_COOKIE)
         auth_request = read_form_token(services.tokens, form.get("form_token", ""), binding)
         email = form.get("email", "")
@@ -252,7 +254,7 @@ async def authorize_endpoint(request: Request) -> Response:
         except SignInFailed as failure:
             audit_oauth(request, services, "login", 401, None, client_id=auth_request.client_id, alt_id=email,
                         locked=failure.locked)
-            return _login_form(request, auth_request, binding, email, str(failure), 401)
+            return await login_form(request, auth_request, binding, email, str(failure), 401)
         if isinstance(signed_in, SecondFactorRequired):  # TOTP on: the code comes next
             challenge = await start_second_factor(services.store, services.tokens, auth_request, signed_in,
                                                   binding or "")
@@ -292,16 +294,18 @@ def code_form(request: Request, auth_request: AuthorizationRequest, challenge: s
                                                            "Content-Security-Policy": "frame-ancestors 'none'"})
 
 
-def _login_form(request: Request, auth_request: AuthorizationRequest, binding: str | None, email: str,
-                message: str, status: int = 200) -> Response:
+async def login_form(request: Request, auth_request: AuthorizationRequest, binding: str | None, email: str,
+                     message: str, status: int = 200) -> Response:
     binding = binding or new_form_binding()
     services = _services(request)
+    form_token = html.escape(sign_form_token(services.tokens, auth_request, binding))
     page = _template("login.html").substitute(
         client_name=html.escape(auth_request.client_name or auth_request.client_id),
         action=html.escape(AUTHORIZE_PATH),
-        form_token=html.escape(sign_form_token(services.tokens, auth_request, binding)),
+        form_token=form_token,
         email=html.escape(email),
         message=f'<p class="error" role="alert">{html.escape(message)}</p>' if message else "",
+        providers=await _provider_buttons(services, auth_request, form_token),
     )
     response = HTMLResponse(page, status_code=status, headers={**_NO_STORE, "X-Frame-Options": "DENY",
                                                                 "Content-Security-Policy": "frame-ancestors 'none'"})
@@ -309,6 +313,20 @@ def _login_form(request: Request, auth_request: AuthorizationRequest, binding: s
     response.set_cookie(FORM_COOKIE, binding, max_age=600, path=AUTHORIZE_PATH, httponly=True, samesite="lax",
                         secure=_base(request).startswith("https://"))
     return response
+
+
+async def _provider_buttons(services: Services, auth_request: AuthorizationRequest, form_token: str) -> str:
+    """One small form per external provider of the client's project (fireside/auth/federation.py).
+    A post, not a link: the form token stays out of URLs, logs and Referer headers."""
+    client = await find_client(services.store, auth_request.client_id)
+    providers = await project_identity_providers(services.store, client.project_id) if client else []
+    return "".join(
+        f'<form method="post" action="{html.escape(IDP_START_PATH)}" class="provider">'
+        f'<input type="hidden" name="form_token" value="{form_token}">'
+        f'<button type="submit" name="provider" value="{html.escape(provider.issuer)}">'
+        f"Sign in with {html.escape(provider.name)}</button></form>"
+        for provider in providers
+    )
 
 
 def _redirect(uri: str, query: dict[str, str | None]) -> Response:
@@ -374,7 +392,8 @@ async def openid_configuration(request: Request) -> Response:
         "scopes_supported": SCOPES_SUPPORTED,
         "id_token_signing_alg_values_supported": ["ES256"],
         "subject_types_supported": ["public"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "email", "fhirUser"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "email", "email_verified",
+                             "fhirUser"],
     })
 
 

@@ -17,6 +17,7 @@ from fireside.auth.client_auth import AuthenticatedClient
 from fireside.auth.launch import launch_context
 from fireside.auth.logins import LoginSession, new_refresh_token, redeem_code, rotate_refresh_token
 from fireside.auth.oauth import OAuthError
+from fireside.auth.password_tokens import has_proven_email
 from fireside.auth.projects import DEFAULT_CLIENT_SCOPE
 from fireside.auth.scopes import parse_scope
 from fireside.auth.tokens import TokenGrant, TokenService
@@ -42,13 +43,13 @@ async def grant_tokens(
         session = await redeem_code(store, tokens.revocations, caller.client, code, form.get("redirect_uri"),
                                     form.get("code_verifier"))
         refresh = await new_refresh_token(store, session) if session.wants_refresh_token else None
-        return session_tokens(session, tokens, fhir_base_url, refresh)
+        return session_tokens(session, tokens, fhir_base_url, refresh, await _email_verified(store, session))
     if grant_type == "refresh_token":
         refresh_token = form.get("refresh_token")
         if not refresh_token:
             raise OAuthError("invalid_request", "refresh_token is required")
         session, replacement = await rotate_refresh_token(store, tokens.revocations, caller.client, refresh_token)
-        return session_tokens(session, tokens, fhir_base_url, replacement)
+        return session_tokens(session, tokens, fhir_base_url, replacement, await _email_verified(store, session))
     raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
 
 
@@ -79,8 +80,14 @@ def system_scope(requested: str | None) -> str:
     return " ".join(granted)
 
 
+async def _email_verified(store: ResourceStore, session: LoginSession) -> bool:
+    # Asked only when an ID token will carry the answer: one query per openid sign-in or refresh.
+    return "openid" in session.scope.split() and await has_proven_email(store, session.user.id)
+
+
 def session_tokens(
-    session: LoginSession, tokens: TokenService, fhir_base_url: str, refresh_token: str | None
+    session: LoginSession, tokens: TokenService, fhir_base_url: str, refresh_token: str | None,
+    email_verified: bool = False,
 ) -> dict[str, Any]:
     grant = TokenGrant(
         subject=session.user.reference,
@@ -97,7 +104,7 @@ def session_tokens(
     if refresh_token:
         body["refresh_token"] = refresh_token
     if "openid" in session.scope.split():
-        body["id_token"] = id_token(session, tokens, fhir_base_url)
+        body["id_token"] = id_token(session, tokens, fhir_base_url, email_verified)
     return body
 
 
@@ -106,7 +113,7 @@ def fhir_user(session: LoginSession, fhir_base_url: str) -> str:
     return f"{fhir_base_url}/{session.membership.profile or session.user.reference}"
 
 
-def id_token(session: LoginSession, tokens: TokenService, fhir_base_url: str) -> str:
+def id_token(session: LoginSession, tokens: TokenService, fhir_base_url: str, email_verified: bool = False) -> str:
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": tokens.issuer,
@@ -118,6 +125,9 @@ def id_token(session: LoginSession, tokens: TokenService, fhir_base_url: str) ->
         "sid": session.id,
         "fhirUser": fhir_user(session, fhir_base_url),
         "email": session.user.email,
+        # OIDC Core 5.1: relying parties that match accounts by email must know whether it is proven;
+        # Fireside knows only for users who set their password through an emailed link.
+        "email_verified": email_verified,
     }
     if session.nonce:
         claims["nonce"] = session.nonce

@@ -121,6 +121,15 @@ async def set_password(
     return link
 
 
+async def has_proven_email(store: ResourceStore, user_id: str) -> bool:
+    """Whether the user set a password through a link sent to their email (an invite or a reset):
+    the one proof of the address Fireside has. ID tokens say so in `email_verified`."""
+    async with store.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT 1 FROM password_token WHERE user_id = %s AND used_at IS NOT NULL LIMIT 1", [user_id])
+        return await cursor.fetchone() is not None
+
+
 async def end_sign_ins(store: ResourceStore, revocations: RevocationList | None, user: UserAccount) -> int:
     """Revoke every live Login of `user`, in every project; returns how many."""
     async with store.pool.connection() as conn:

@@ -6919,6 +6919,17 @@ class Project(DomainResource, total=False):
     owner: "Reference"
     registrationAllowed: bool
     defaultPatientAccessPolicy: "Reference"
+    identityProvider: "list[ProjectIdentityProvider]"
+
+
+class ProjectIdentityProvider(BackboneElement, total=False):
+    """Project.identityProvider: an element of Project."""
+
+    name: str
+    issuer: str
+    clientId: str
+    allowedDomain: list[str]
+    createUsers: bool
 
 
 class ProjectMembership(DomainResource, total=False):
@@ -9928,6 +9939,7 @@ __all__ = [
     "ProdCharacteristic",
     "ProductShelfLife",
     "Project",
+    "ProjectIdentityProvider",
     "ProjectMembership",
     "ProjectMembershipParameter",
     "Provenance",
