@@ -31,7 +31,7 @@ def test_compartment_search_links_stay_at_the_compartment_url(fhir: httpx.Client
     assert links["self"].endswith("/Patient/p1/Observation?code=1234-5&_count=2")
     assert "/Patient/p1/Observation?" in links["next"]
     rest = httpx.get(links["next"], headers=fhir.headers).json()
-    assert len(rest["entry"]) == 1 and bundle["total"] == 3
+    assert len(rest["entry"]) == 1 and "total" not in bundle
 
 
 def test_compartment_search_of_a_type_outside_the_compartment_is_400(fhir: httpx.Client) -> None:

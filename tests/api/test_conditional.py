@@ -74,7 +74,7 @@ def test_the_sample_patient_bundles_load_with_references_resolved(fhir: httpx.Cl
     entries = response.json()["entry"]
     assert len(entries) == len(sample["entry"])
     patient_id = entries[0]["resource"]["id"]
-    observations = fhir.get(f"/Observation?subject=Patient/{patient_id}&_count=1").json()
+    observations = fhir.get(f"/Observation?subject=Patient/{patient_id}&_count=1&_total=accurate").json()
     assert observations["total"] == sum(1 for e in sample["entry"] if e["resource"]["resourceType"] == "Observation")
     encounter = fhir.get(f"/Encounter?patient={patient_id}&_count=1").json()["entry"][0]["resource"]
     assert all(not p["individual"]["reference"].startswith("Practitioner?") for p in encounter.get("participant", []))

@@ -133,7 +133,7 @@ async def test_a_chain_ends_in_an_identifier_token(searcher: Searcher) -> None:
 
 async def test_a_chain_result_pages_and_counts(searcher: Searcher) -> None:
     await people(searcher)
-    result = await searcher.search("Observation", "subject.name=p&_count=1")
+    result = await searcher.search("Observation", "subject.name=p&_count=1&_total=accurate")
     assert result.total == 3 and len(result.resources) == 1 and result.next_cursor is not None
 
 

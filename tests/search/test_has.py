@@ -118,13 +118,13 @@ async def test_a_has_over_many_sources_is_walked_with_the_same_matches_and_pages
     searcher: Searcher, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Past WALKED_FROM_ROWS sources, _has is checked on each Patient in id order (filters):
-    the matches and the paging are those of the gathered form; the unasked-for total is left out."""
+    the matches, the paging and the count are those of the gathered form."""
     await patients_with_observations(searcher)
-    gathered = await searcher.search("Patient", "_has:Observation:patient:code=1234-5&_count=1")
+    gathered = await searcher.search("Patient", "_has:Observation:patient:code=1234-5&_count=1&_total=accurate")
     monkeypatch.setattr("fireside.search.engine.WALKED_FROM_ROWS", 1)
     walked = await searcher.search("Patient", "_has:Observation:patient:code=1234-5&_count=1")
     assert [s.id for s in walked.resources] == [s.id for s in gathered.resources] == ["a"]
-    assert gathered.total == 2 and walked.total is None and walked.next_cursor is not None
+    assert gathered.total == 2 and walked.next_cursor is not None
     following = await searcher.search("Patient", f"_has:Observation:patient:code=1234-5&_count=1"
                                                  f"&_cursor={walked.next_cursor}")
     assert [s.id for s in following.resources] == ["c"]

@@ -122,7 +122,7 @@ async def test_include_never_reaches_another_project(searcher: Searcher) -> None
 
 async def test_includes_are_resolved_for_each_page(searcher: Searcher) -> None:
     await clinic(searcher)
-    first = await searcher.search("Encounter", "_count=1&_include=Encounter:practitioner")
+    first = await searcher.search("Encounter", "_count=1&_include=Encounter:practitioner&_total=accurate")
     assert first.next_cursor is not None and first.total == 2
     second = await searcher.search("Encounter", f"_count=1&_include=Encounter:practitioner&_cursor={first.next_cursor}")
     by_page = {s.id: i.id for page in (first, second) for s in page.resources for i in page.included}

@@ -255,7 +255,7 @@ async def test_a_below_of_many_rows_is_walked_with_the_same_matches(
     searcher: Searcher, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Past WALKED_FROM_ROWS index rows, a criterion of several codes is checked on each
-    Condition in id order (filters): the same matches, no unasked-for total."""
+    Condition in id order (filters): the same matches and counts."""
     await diagnosed(searcher)
     monkeypatch.setattr("fireside.search.engine.WALKED_FROM_ROWS", 1)
     assert await searcher.ids("Condition", f"code:below={LOCAL}|disorder") == {"asthma", "pneumonia", "heart"}

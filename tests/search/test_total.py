@@ -1,6 +1,6 @@
 """_total (https://hl7.org/fhir/R4/search.html#total): accurate counts, estimate asks the
-planner, none leaves it out; `_count=0` answers with the total alone. Without `_total`, the
-first page counts up to a bound and later pages do not count."""
+planner, none leaves it out; `_count=0` answers with the total alone. Without `_total`, only a
+first page that holds every match carries the total (it counted them)."""
 
 from __future__ import annotations
 
@@ -24,19 +24,13 @@ async def test_accurate_counts_every_match_on_every_page(searcher: Searcher) -> 
     assert later.total == 8
 
 
-async def test_unasked_total_is_counted_on_the_first_page_only(searcher: Searcher) -> None:
+async def test_unasked_total_comes_only_with_a_page_that_holds_every_match(searcher: Searcher) -> None:
     await twelve_patients(searcher)
     first = await searcher.search("Patient", "gender=male&_count=3")
-    assert first.total == 8
+    assert first.total is None and first.next_cursor is not None
     later = await searcher.search("Patient", f"gender=male&_count=3&_cursor={first.next_cursor}")
     assert later.total is None
-
-
-async def test_unasked_total_is_left_out_past_the_bound(searcher: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("fireside.search.engine.DEFAULT_TOTAL_BOUND", 5)
-    await twelve_patients(searcher)
-    assert (await searcher.search("Patient", "gender=male&_count=3")).total is None
-    assert (await searcher.search("Patient", "gender=female&_count=3")).total == 4
+    assert (await searcher.search("Patient", "gender=female&_count=4")).total == 4
     assert (await searcher.search("Patient", "gender=male&_count=3&_total=accurate")).total == 8
     assert (await searcher.search("Patient", "gender=male&_summary=count")).total == 8
 
