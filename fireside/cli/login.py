@@ -21,6 +21,9 @@ from fireside.cli.session import Session, print_json, remote_command
               help="Sign in as this user, to the application --client-id names. Env: FIRESIDE_EMAIL.")
 @click.option("--password", envvar="FIRESIDE_PASSWORD", default=None,
               help="The user's password; asked for (hidden) when not given. Env: FIRESIDE_PASSWORD.")
+@click.option("--totp-code", envvar="FIRESIDE_TOTP_CODE", default=None,
+              help="With --email: the two-factor code, when the user has TOTP on; asked for when the server "
+                   "wants one and none is given. Env: FIRESIDE_TOTP_CODE.")
 @click.option("--private-key", "private_key_file", default=None, metavar="FILE",
               type=click.Path(exists=True, dir_okay=False, resolve_path=True),
               help="Sign the client in with this PEM private key (RSA or EC) instead of a secret.")
@@ -31,24 +34,25 @@ from fireside.cli.session import Session, print_json, remote_command
               help="Sign in with an access token you already have (it cannot be renewed). Env: FIRESIDE_TOKEN.")
 @remote_command
 def login(session: Session, client_id: str | None, client_secret: str | None, email: str | None,
-          password: str | None, private_key_file: str | None, key_id: str | None, scope: str | None,
-          access_token: str | None) -> None:
+          password: str | None, totp_code: str | None, private_key_file: str | None, key_id: str | None,
+          scope: str | None, access_token: str | None) -> None:
     """Sign in to a server and remember it for the next commands.
 
     \b
-    As a user:      --client-id APP --email EMAIL [--password PASSWORD]
+    As a user:      --client-id APP --email EMAIL [--password PASSWORD] [--totp-code CODE]
     With a key:     --client-id APP --private-key FILE --key-id KID
     With a secret:  --client-id APP --client-secret SECRET
     With a token:   --token JWT
 
     The CLI renews tokens itself when they expire: a user's sign-in with its refresh token (the
-    password is never stored), a client's with its key or secret. The sign-in is stored in the
-    user's config directory, readable by the user alone.
+    password and two-factor code are never stored, and renewing needs neither), a client's with
+    its key or secret. The sign-in is stored in the user's config directory, readable by the user
+    alone.
     """
     # Chosen by --email and --private-key alone: a FIRESIDE_PASSWORD or FIRESIDE_KEY_ID left in the
     # environment must not turn a secret's login into another kind.
     if email:
-        _password_login(session, client_id, client_secret, email, password, scope)
+        _password_login(session, client_id, client_secret, email, password, totp_code, scope)
     elif private_key_file:
         _private_key_login(session, client_id, client_secret, private_key_file, key_id, scope)
     elif client_id or client_secret:
@@ -65,17 +69,24 @@ def login(session: Session, client_id: str | None, client_secret: str | None, em
 
 
 def _password_login(session: Session, client_id: str | None, client_secret: str | None, email: str,
-                    password: str | None, scope: str | None) -> None:
+                    password: str | None, totp_code: str | None, scope: str | None) -> None:
     from fireside.client import PasswordSignIn
 
     if not client_id:
         raise click.UsageError("--email needs --client-id: an application of your project with a redirectUri")
     password = password or click.prompt("Password", hide_input=True)
+    # Asked only when the server answers the password with the code form (the user has TOTP on).
     auth = PasswordSignIn(client_id, email, password, f"{session.server}/oauth2/token",
-                          client_secret=client_secret, scope=scope or "openid")
+                          client_secret=client_secret, scope=scope or "openid",
+                          totp_code=totp_code.strip() if totp_code else _ask_for_code)
     # Stored without the password: the refresh token (offline_access) keeps the user signed in.
     session.sign_in(StoredLogin("refresh_token", client_id=client_id, client_secret=client_secret, email=email),
                     auth)
+
+
+def _ask_for_code() -> str:
+    code: str = click.prompt("Two-factor code (from your authenticator app)")
+    return code
 
 
 def _private_key_login(session: Session, client_id: str | None, client_secret: str | None,

@@ -1,4 +1,6 @@
-"""`fireside serve | migrate | client create | project create | keys rotate`: running and administering a server."""
+"""`fireside serve | migrate | client create | project create | keys rotate`: running and administering a server.
+
+(`project invite` joins the `project` group here but talks to a server: fireside/cli/projects.py.)"""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from uuid import UUID
 
 import click
 
+from fireside.cli.projects import project_invite
 from fireside.cli.remote import register_remote_commands
 from fireside.config import Settings
 
@@ -198,6 +201,10 @@ def keys_rotate(data_dir: Path | None) -> None:
 @main.group()
 def project() -> None:
     """Manage projects (tenants)."""
+
+
+# `create` works on the database; `invite` talks to a running server as the stored login.
+project.add_command(project_invite)
 
 
 @project.command("create")

@@ -5,6 +5,7 @@ Typed resources live in `fireside.client.types` (generated; import it only where
 TypedDicts: the client itself never imports it at run time).
 """
 
+from fireside.client.admin import Invitation
 from fireside.client.asynchronous import AsyncFiresideClient
 from fireside.client.auth import (
     Authenticator,
@@ -32,6 +33,7 @@ __all__ = [
     "FiresideClient",
     "FiresideError",
     "HttpResponse",
+    "Invitation",
     "OAuthGrant",
     "PasswordSignIn",
     "PrivateKeyJwt",

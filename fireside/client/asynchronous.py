@@ -4,12 +4,14 @@ httpx.AsyncClient. Every method has the same name, arguments and meaning; await 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
+from uuid import UUID
 
 import httpx
 
+from fireside.client.admin import Invitation, ProfileType
 from fireside.client.auth import Authenticator, authenticator_for
 from fireside.client.bundles import BundleBuilder
 from fireside.client.core import (
@@ -46,13 +48,15 @@ class AsyncFiresideClient:
     def __init__(self, base_url: str = DEFAULT_BASE_URL, *, client_id: str | None = None,
                  client_secret: str | None = None, access_token: str | None = None,
                  private_key: str | bytes | PrivateKey | None = None, key_id: str | None = None,
-                 email: str | None = None, password: str | None = None, scope: str | None = None,
+                 email: str | None = None, password: str | None = None, totp_secret: str | None = None,
+                 totp_code: str | Callable[[], str] | None = None, scope: str | None = None,
                  auth: Authenticator | None = None, fhir_url: str | None = None, retry: RetryPolicy | None = None,
                  timeout: float = 30.0, http: httpx.AsyncClient | None = None) -> None:
         base_url, fhir_url = server_urls(base_url, fhir_url)
         auth = auth or authenticator_for(base_url, client_id=client_id, client_secret=client_secret,
                                          access_token=access_token, private_key=private_key, key_id=key_id,
-                                         email=email, password=password, scope=scope)
+                                         email=email, password=password, totp_secret=totp_secret,
+                                         totp_code=totp_code, scope=scope)
         self._core = ClientCore(base_url, fhir_url, auth, retry)
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._owns_http = http is None
@@ -230,3 +234,14 @@ class AsyncFiresideClient:
 
     async def download_binary(self, id: str) -> bytes:
         return await self._run(self._core.download_binary(id))
+
+    # Project administration (docs/identity.md#invites).
+
+    async def invite(self, project_id: str | UUID, email: str, *, first_name: str | None = None,
+                     last_name: str | None = None, resource_type: ProfileType = "Practitioner", admin: bool = False,
+                     access_policy: str | None = None, patient: str | None = None, send_email: bool = True,
+                     password: str | None = None) -> Invitation:
+        """Make `email` a member of the project: see FiresideClient.invite."""
+        return await self._run(self._core.invite(
+            str(project_id), email, first_name=first_name, last_name=last_name, resource_type=resource_type,
+            admin=admin, access_policy=access_policy, patient=patient, send_email=send_email, password=password))

@@ -8,9 +8,10 @@ A sign-in method is one small class: it says how to ask the token endpoint for a
 - `PrivateKeyJwt`: client_credentials with a signed client assertion instead of the secret
   (RFC 7523 section 2.2, as SMART Backend Services use it).
 - `RefreshToken` (RFC 6749 section 6): keeps a signed-in user signed in.
-- `PasswordSignIn`: a user's email and password through the authorization code flow with PKCE,
-  then its refresh tokens. Its first token takes several requests (the sign-in form, then the
-  token endpoint), so it is a `SignInFlow`: it runs them itself as one exchange.
+- `PasswordSignIn`: a user's email and password (and a TOTP code, for a user with two-factor
+  sign-in on) through the authorization code flow with PKCE, then its refresh tokens. Its first
+  token takes several requests (the sign-in form, then the token endpoint), so it is a
+  `SignInFlow`: it runs them itself as one exchange.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import base64
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import quote, urlencode
 
@@ -26,7 +28,7 @@ import orjson
 
 from fireside.client.errors import FiresideError, outcome_of
 from fireside.client.exchange import Exchange, HttpRequest, RetryPolicy, expect_success, send_with_retries
-from fireside.client.sign_in_form import Pkce, sign_in_with_password
+from fireside.client.sign_in_form import CodeSource, Pkce, sign_in_with_password
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
@@ -244,16 +246,23 @@ class PasswordSignIn(RefreshToken):
 
     `client_id` is a ClientApplication of the user's project with a registered redirectUri; the
     redirect is never followed, so any URI will do, and `redirect_uri` may be left out when the
-    client has just one. A confidential client also gives its `client_secret`."""
+    client has just one. A confidential client also gives its `client_secret`.
+
+    A user with two-factor sign-in on also needs a code after the password: from `totp_secret`
+    (the base32 secret of their enrollment; codes are computed with pyotp, for scripts) or from
+    `totp_code` (a callable asked each time a code is needed, for a person at a prompt; or one
+    code as a string). Only a password sign-in asks: renewing with the refresh token never does."""
 
     def __init__(self, client_id: str, email: str, password: str, token_url: str, *,
                  authorize_url: str | None = None, client_secret: str | None = None, scope: str = USER_SCOPE,
                  offline_access: bool = True, redirect_uri: str | None = None, refresh_token: str | None = None,
-                 access_token: str | None = None, expires_at: float | None = None) -> None:
+                 access_token: str | None = None, expires_at: float | None = None, totp_secret: str | None = None,
+                 totp_code: str | Callable[[], str] | None = None) -> None:
         super().__init__(client_id, refresh_token, token_url, client_secret=client_secret,
                          access_token=access_token, expires_at=expires_at)
         self.email = email
         self.password = password
+        self.second_factor = second_factor_source(totp_secret, totp_code)
         # The authorization endpoint beside the token endpoint, as Fireside serves them.
         self.authorize_url = authorize_url or token_url.rsplit("/", 1)[0] + "/authorize"
         scopes = scope.split()
@@ -270,7 +279,7 @@ class PasswordSignIn(RefreshToken):
             self.refresh_token = None
         pkce = Pkce.new()
         code = yield from sign_in_with_password(self.authorize_url, self.authorization_params(pkce), self.email,
-                                                self.password, retry)
+                                                self.password, retry, self.second_factor)
         request = self.code_request(code, pkce)
         response = yield from send_with_retries(request, retry)
         self.accept_token(expect_success(request, response).json())
@@ -291,9 +300,29 @@ class PasswordSignIn(RefreshToken):
         return token_endpoint_request(self.token_url, *self.client_authentication(form))
 
 
+def second_factor_source(totp_secret: str | None, totp_code: str | Callable[[], str] | None) -> CodeSource | None:
+    """Where PasswordSignIn gets a code when the server asks for one (None: it has no way to)."""
+    if totp_secret is not None and totp_code is not None:
+        raise ValueError("give totp_secret or totp_code, not both")
+    if totp_secret is not None:
+        import pyotp  # here, not at the top: only two-factor sign-ins need it
+
+        totp = pyotp.TOTP(totp_secret)  # RFC 6238 as Fireside uses it: 6 digits, 30 s, SHA-1
+        try:
+            totp.byte_secret()  # a mistyped secret fails here, not in the middle of a sign-in
+        except ValueError as error:
+            raise ValueError("totp_secret is not a base32 secret (the `secret` of the enrollment)") from error
+        return lambda: str(totp.now())
+    if isinstance(totp_code, str):
+        code = totp_code
+        return lambda: code
+    return totp_code
+
+
 def authenticator_for(base_url: str, *, client_id: str | None = None, client_secret: str | None = None,
                       access_token: str | None = None, private_key: str | bytes | PrivateKey | None = None,
                       key_id: str | None = None, email: str | None = None, password: str | None = None,
+                      totp_secret: str | None = None, totp_code: str | Callable[[], str] | None = None,
                       scope: str | None = None) -> Authenticator | None:
     """The sign-in the client constructors' keyword arguments describe (None: anonymous)."""
     token_url = f"{base_url}/oauth2/token"
@@ -301,7 +330,10 @@ def authenticator_for(base_url: str, *, client_id: str | None = None, client_sec
         if not (email and password and client_id):
             raise ValueError("email and password go together, with the client_id of the application to sign in to")
         return PasswordSignIn(client_id, email, password, token_url, client_secret=client_secret,
-                              scope=scope or USER_SCOPE, access_token=access_token)
+                              scope=scope or USER_SCOPE, access_token=access_token, totp_secret=totp_secret,
+                              totp_code=totp_code)
+    if totp_secret is not None or totp_code is not None:
+        raise ValueError("totp_secret and totp_code go with email and password: a user's two-factor sign-in")
     if private_key is not None or key_id is not None:
         if not (private_key and key_id and client_id) or client_secret:
             raise ValueError("private_key and key_id go together, with a client_id and no client_secret")

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import orjson
 
+from fireside.client.admin import EMAIL_HEADER, Invitation, invite_body, invite_path
 from fireside.client.auth import Authenticator, SignInFlow
 from fireside.client.bundles import BundleBuilder
 from fireside.client.errors import FiresideError, outcome_of
@@ -266,3 +267,17 @@ class ClientCore:
     def download_binary(self, id: str) -> Exchange[bytes]:
         binary = yield from self.json("GET", self.url("Binary", id))
         return base64.b64decode(binary.get("data") or "")
+
+    # Administration outside the FHIR API (docs/identity.md).
+
+    def invite(self, project_id: str, email: str, *, first_name: str | None, last_name: str | None,
+               resource_type: str, admin: bool, access_policy: str | None, patient: str | None, send_email: bool,
+               password: str | None) -> Exchange[Invitation]:
+        """`POST /admin/projects/{project_id}/invite`: the new membership, and whether it was emailed."""
+        url = self.base_url + invite_path(quote(project_id, safe=""))
+        body = invite_body(email, first_name=first_name, last_name=last_name, resource_type=resource_type,
+                           admin=admin, access_policy=access_policy, patient=patient, send_email=send_email,
+                           password=password)
+        response = yield from self.request("POST", url, body=body, content_type="application/json")
+        # An answer without the header is an older server's: it did not say whether it emailed.
+        return Invitation(response.json(), response.header(EMAIL_HEADER) or "unknown")

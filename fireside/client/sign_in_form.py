@@ -5,7 +5,11 @@ The server answers the authorization request with a plain HTML form (inputs `ema
 `password`, a hidden signed `form_token`) and a cookie the form token is bound to, against login
 CSRF; so the post sends both back, as a browser would. The answer is a 303 to the redirect URI
 with `code` and `state`: the code is read from the Location and the redirect URI never visited.
-(The server's side: fireside/api/oauth_routes.py, docs/identity.md.)
+
+A user with two-factor sign-in (TOTP) on gets a second form instead of the 303: a hidden signed
+`challenge` and an input `code`, posted (with the same cookie) to the form's action,
+/oauth2/authorize/code. Its answer is the same 303. (The server's side:
+fireside/api/oauth_routes.py, fireside/api/mfa_routes.py, docs/identity.md.)
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.cookies import CookieError, SimpleCookie
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from fireside.client.errors import FiresideError, outcome_of
 from fireside.client.exchange import Exchange, HttpRequest, HttpResponse, RetryPolicy, send_with_retries
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# Gives the current one-time code when the server asks for one (None: the caller has none).
+CodeSource = Callable[[], str]
 
 
 @dataclass(frozen=True)
@@ -39,9 +46,10 @@ class Pkce:
 
 
 def sign_in_with_password(authorize_url: str, params: dict[str, str], email: str, password: str,
-                          retry: RetryPolicy) -> Exchange[str]:
+                          retry: RetryPolicy, second_factor: CodeSource | None = None) -> Exchange[str]:
     """The authorization code for `params` (the authorization request, with its `state`), after
-    signing in with `email` and `password`; a refusal raises FiresideError."""
+    signing in with `email` and `password`, and with a code from `second_factor` when the server
+    asks for one; a refusal raises FiresideError."""
     form_request = HttpRequest("GET", authorize_url, list(params.items()), {"Accept": "text/html"})
     page = yield from send_with_retries(form_request, retry)
     if page.status != 200:
@@ -54,9 +62,33 @@ def sign_in_with_password(authorize_url: str, params: dict[str, str], email: str
     fields = {"form_token": form_token, "email": email, "password": password}
     post = HttpRequest("POST", authorize_url, headers=headers, content=urlencode(fields).encode())
     answer = yield from send_with_retries(post, retry)
+    if answer.status == 200:  # two-factor sign-in: the code form instead of the redirect
+        post, answer = yield from submit_code(post, answer, headers, second_factor, retry)
     if answer.status != 303:
         raise refusal(post, answer)
     return code_from_redirect(post, answer, params.get("state"))
+
+
+def submit_code(password_post: HttpRequest, page_response: HttpResponse, headers: dict[str, str],
+                second_factor: CodeSource | None, retry: RetryPolicy) -> Exchange[tuple[HttpRequest, HttpResponse]]:
+    """The second step: post a code for the code form's challenge; the post and its answer."""
+    page = read_page(page_response)
+    if "challenge" not in page.inputs:
+        raise refusal(password_post, page_response)
+    if second_factor is None:
+        raise FiresideError(page_response.status, outcome_of(
+            "This user signs in with a two-factor code: give the client totp_secret or totp_code", "login"),
+            method=password_post.method, url=password_post.url)
+    action = urljoin(password_post.url, page.action)  # as a browser does: no action posts to the page's URL
+    if urlsplit(action)[:2] != urlsplit(password_post.url)[:2]:
+        # The code and the sign-in cookie go to the server that asked for them, nowhere else.
+        raise FiresideError(page_response.status, outcome_of(f"The code form posts to {action}, another server",
+                                                             "security"), method=password_post.method,
+                            url=password_post.url)
+    fields = {"challenge": page.inputs["challenge"], "code": second_factor().strip()}
+    post = HttpRequest("POST", action, headers=headers, content=urlencode(fields).encode())
+    answer = yield from send_with_retries(post, retry)
+    return post, answer
 
 
 def cookie_header(response: HttpResponse) -> dict[str, str]:
@@ -108,6 +140,7 @@ def refusal(request: HttpRequest, response: HttpResponse) -> FiresideError:
 @dataclass
 class SignInPage:
     inputs: dict[str, str] = field(default_factory=dict)  # every <input name value>
+    action: str = ""  # the first <form>'s action
     alert: str = ""  # the form's error line (role="alert"): "Wrong email or password"
     message: str = ""  # an error page's heading and paragraph
 
@@ -130,6 +163,8 @@ class _PageReader(HTMLParser):
         attributes = dict(attrs)
         if tag == "input" and attributes.get("name"):
             self.page.inputs[str(attributes["name"])] = attributes.get("value") or ""
+        elif tag == "form" and not self.page.action:
+            self.page.action = attributes.get("action") or ""
         elif attributes.get("role") == "alert":
             self._in = "alert"
         elif tag in ("h1", "p"):

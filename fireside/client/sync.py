@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
+from uuid import UUID
 
 import httpx
 
+from fireside.client.admin import Invitation, ProfileType
 from fireside.client.auth import Authenticator, authenticator_for
 from fireside.client.bundles import BundleBuilder
 from fireside.client.core import (
@@ -44,21 +46,24 @@ class FiresideClient:
     Sign in with `client_id` and `client_secret` (a token is fetched from `{base_url}/oauth2/token`
     and renewed when it expires or the server answers 401); with `client_id`, `private_key` (PEM)
     and `key_id` (a signed client assertion, `PrivateKeyJwt`); as a user, with `client_id`,
-    `email` and `password` (`PasswordSignIn`: authorization code with PKCE, then refresh tokens);
-    with an `access_token` you already have; or with any `auth` Authenticator. `scope` is the
-    scope to ask for. Every failure raises `FiresideError`.
+    `email` and `password` (`PasswordSignIn`: authorization code with PKCE, then refresh tokens;
+    plus `totp_secret` or `totp_code` for a user with two-factor sign-in on); with an
+    `access_token` you already have; or with any `auth` Authenticator. `scope` is the scope to ask
+    for. Every failure raises `FiresideError`.
     """
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, *, client_id: str | None = None,
                  client_secret: str | None = None, access_token: str | None = None,
                  private_key: str | bytes | PrivateKey | None = None, key_id: str | None = None,
-                 email: str | None = None, password: str | None = None, scope: str | None = None,
+                 email: str | None = None, password: str | None = None, totp_secret: str | None = None,
+                 totp_code: str | Callable[[], str] | None = None, scope: str | None = None,
                  auth: Authenticator | None = None, fhir_url: str | None = None, retry: RetryPolicy | None = None,
                  timeout: float = 30.0, http: httpx.Client | None = None) -> None:
         base_url, fhir_url = server_urls(base_url, fhir_url)
         auth = auth or authenticator_for(base_url, client_id=client_id, client_secret=client_secret,
                                          access_token=access_token, private_key=private_key, key_id=key_id,
-                                         email=email, password=password, scope=scope)
+                                         email=email, password=password, totp_secret=totp_secret,
+                                         totp_code=totp_code, scope=scope)
         self._core = ClientCore(base_url, fhir_url, auth, retry)
         self._http = http or httpx.Client(timeout=timeout)
         self._owns_http = http is None
@@ -234,3 +239,17 @@ class FiresideClient:
 
     def download_binary(self, id: str) -> bytes:
         return self._run(self._core.download_binary(id))
+
+    # Project administration (docs/identity.md#invites).
+
+    def invite(self, project_id: str | UUID, email: str, *, first_name: str | None = None,
+               last_name: str | None = None, resource_type: ProfileType = "Practitioner", admin: bool = False,
+               access_policy: str | None = None, patient: str | None = None, send_email: bool = True,
+               password: str | None = None) -> Invitation:
+        """Make `email` a member of the project, with a profile of `resource_type` (a RelatedPerson
+        needs the `patient` they relate to, "Patient/<id>"); the caller must be an admin of the
+        project or a super admin. A new user is emailed a link to choose a password unless
+        `password` sets it or `send_email` is False. `access_policy` is "AccessPolicy/<id>"."""
+        return self._run(self._core.invite(
+            str(project_id), email, first_name=first_name, last_name=last_name, resource_type=resource_type,
+            admin=admin, access_policy=access_policy, patient=patient, send_email=send_email, password=password))

@@ -21,6 +21,7 @@ from tests.auth.test_audit import audit_events, subtype
 from tests.conftest import RunningServer
 
 NEW_PASSWORD = "a brand new passphrase"
+ADMIN_EMAIL = "admin@riverside.example"  # the project admin of every clinic
 
 
 @dataclass
@@ -44,8 +45,8 @@ def open_clinic(server: RunningServer) -> Iterator[Clinic]:
     identity = Identity(server)
     project = identity.project("Riverside Clinic")
     client_id = identity.client_application(project)
-    identity.user(project, "admin@riverside.example", admin=True)
-    token = user_token(identity, client_id, "admin@riverside.example")["access_token"]
+    identity.user(project, ADMIN_EMAIL, admin=True)
+    token = user_token(identity, client_id, ADMIN_EMAIL)["access_token"]
     yield Clinic(identity, project, client_id, token)
     identity.browser.close()
 

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fireside.cli import main
+from tests.auth import conftest as auth_fixtures
 from tests.auth.conftest import Identity
 from tests.conftest import RunningServer
 
@@ -21,7 +22,7 @@ def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "config"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
     for variable in ("FIRESIDE_SERVER", "FIRESIDE_CLIENT_ID", "FIRESIDE_CLIENT_SECRET", "FIRESIDE_TOKEN",
-                     "FIRESIDE_EMAIL", "FIRESIDE_PASSWORD", "FIRESIDE_KEY_ID"):
+                     "FIRESIDE_EMAIL", "FIRESIDE_PASSWORD", "FIRESIDE_KEY_ID", "FIRESIDE_TOTP_CODE"):
         monkeypatch.delenv(variable, raising=False)
     return home
 
@@ -44,6 +45,11 @@ def logged_in(server: RunningServer, fireside: Invoke) -> Invoke:
                       "--client-secret", credentials["client_secret"])
     assert result.exit_code == 0, result.output
     return fireside
+
+
+# The SMTP sink and a server that mails to it, as tests/auth has them (for the invite tests).
+mail_sink = auth_fixtures.mail_sink
+mail_server = auth_fixtures.mail_server
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 
 from fireside.client import decode_token_claims
 from tests.auth.conftest import PASSWORD, Identity
+from tests.auth.test_mfa import code, turn_on, wrong_code
 from tests.cli.conftest import Invoke
 from tests.cli.test_login import credentials_file
 from tests.client.conftest import keyed_client, signing_key
@@ -92,6 +93,36 @@ def test_a_wrong_password_prints_the_forms_message_and_stores_nothing(
                       "--password", "wrong")
     assert result.exit_code == 1
     assert "HTTP 401" in result.stderr and "Wrong email or password" in result.stderr
+    assert not credentials_file(config_home).exists()
+
+
+def test_a_user_with_totp_on_is_asked_for_the_code_or_gives_it_and_renewals_need_none(
+        identity: Identity, fireside: Invoke, config_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client_id, user_id = clinic_app(identity)
+    secret = turn_on(identity, client_id)
+    login = ("login", "--server", identity.server.base_url, "--client-id", client_id, "--email", EMAIL)
+    prompted = fireside(*login, input=f"{PASSWORD}\n{code(secret)}\n")
+    assert prompted.exit_code == 0, prompted.output
+    assert "Two-factor code" in prompted.output and f"as {EMAIL}" in prompted.stderr
+    assert stored_login(config_home, identity.server.base_url)["kind"] == "refresh_token"
+    # A code works once: the next sign-in takes the next step's (the server allows one step of drift).
+    monkeypatch.setenv("FIRESIDE_TOTP_CODE", code(secret, 1))
+    given = fireside(*login, "--password", PASSWORD)
+    assert given.exit_code == 0, given.output
+    assert "Two-factor code" not in given.output
+    expire_stored_token(config_home)
+    whoami = fireside("whoami")
+    assert whoami.exit_code == 0 and f"Subject:     User/{user_id}" in whoami.stdout
+
+
+def test_a_wrong_code_at_login_prints_the_forms_message_and_stores_nothing(
+        identity: Identity, fireside: Invoke, config_home: Path) -> None:
+    client_id, _ = clinic_app(identity)
+    secret = turn_on(identity, client_id)
+    result = fireside("login", "--server", identity.server.base_url, "--client-id", client_id, "--email", EMAIL,
+                      "--password", PASSWORD, "--totp-code", wrong_code(secret))
+    assert result.exit_code == 1
+    assert "HTTP 401" in result.stderr and "Wrong or already used code" in result.stderr
     assert not credentials_file(config_home).exists()
 
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from fireside.client import FiresideClient
+from tests.auth import conftest as auth_fixtures
 from tests.auth.conftest import Identity
 from tests.conftest import RunningServer
 
@@ -39,6 +40,11 @@ def client(server: RunningServer, credentials: dict[str, str]) -> Iterator[Fires
     with FiresideClient(server.base_url, client_id=credentials["client_id"],
                         client_secret=credentials["client_secret"]) as signed_in:
         yield signed_in
+
+
+# The SMTP sink and a server that mails to it, as tests/auth has them (for the invite tests).
+mail_sink = auth_fixtures.mail_sink
+mail_server = auth_fixtures.mail_server
 
 
 @pytest.fixture
