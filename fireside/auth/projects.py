@@ -7,6 +7,7 @@ and passwords are kept apart from resources, hashed.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -84,11 +85,21 @@ async def ensure_super_admin(store: ResourceStore, email: str, password: str) ->
         )
 
 
-async def create_client(store: ResourceStore, project_id: UUID, name: str) -> ClientCredentials:
+async def create_client(
+    store: ResourceStore, project_id: UUID, name: str, redirect_uris: Sequence[str] = (), public: bool = False,
+) -> ClientCredentials:
+    """A confidential client of `project_id` (or a public one, without a secret: an app that
+    cannot keep one, which signs users in with PKCE); with `redirect_uris`, one that the
+    authorization code flow (a user's sign-in) can use."""
     client_id = new_resource_id()
-    secret = new_client_secret()
+    secret = "" if public else new_client_secret()
+    resource: dict[str, Any] = {"resourceType": "ClientApplication", "name": name}
+    if redirect_uris:
+        resource["redirectUri"] = list(redirect_uris)
     async with store.transaction(system_context(project_id)) as unit:
-        unit.stage_put({"resourceType": "ClientApplication", "name": name}, client_id, None)
+        unit.stage_put(resource, client_id, None)
+        if public:
+            return ClientCredentials(client_id, secret, project_id)
         await unit.conn.execute(
             "INSERT INTO client_secret (project_id, client_id, secret_hash) VALUES (%s, %s, %s)",
             [project_id, client_id, hash_client_secret(secret)],

@@ -141,19 +141,29 @@ def client() -> None:
 @click.option("--project", "project_id", type=click.UUID, default=None,
               help="The project the client belongs to (default: the admin project).")
 @click.option("--new-project", default=None, help="Create a new project with this name for the client.")
-def client_create(data_dir: Path | None, name: str, project_id: UUID | None, new_project: str | None) -> None:
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="A redirect URI, so that users can sign in through this client (repeatable).")
+@click.option("--public", is_flag=True,
+              help="No secret: an app that signs users in with PKCE (`fireside login --email`, a browser app).")
+def client_create(data_dir: Path | None, name: str, project_id: UUID | None, new_project: str | None,
+                  redirect_uris: tuple[str, ...], public: bool) -> None:
     """Create a client and print {"client_id", "client_secret", "project_id"} as JSON."""
+    if public and not redirect_uris:
+        raise click.UsageError("a --public client signs users in, so it needs a --redirect-uri")
     settings = _settings(data_dir)
     url = _migrated_database(settings)
-    credentials = asyncio.run(_create_client(url, name, project_id, new_project))
+    credentials = asyncio.run(_create_client(url, name, project_id, new_project, redirect_uris, public))
     click.echo(json.dumps({
         "client_id": credentials.client_id,
-        "client_secret": credentials.client_secret,
+        "client_secret": credentials.client_secret or None,
         "project_id": str(credentials.project_id),
     }))
 
 
-async def _create_client(url: str, name: str, project_id: UUID | None, new_project: str | None):  # type: ignore[no-untyped-def]
+async def _create_client(  # type: ignore[no-untyped-def]
+    url: str, name: str, project_id: UUID | None, new_project: str | None, redirect_uris: tuple[str, ...] = (),
+    public: bool = False,
+):
     from fireside.auth import create_client, create_project, ensure_admin_project
     from fireside.store import ResourceStore, open_pool
 
@@ -164,7 +174,7 @@ async def _create_client(url: str, name: str, project_id: UUID | None, new_proje
             project_id = await create_project(store, new_project)
         elif project_id is None:
             project_id = await ensure_admin_project(store)
-        return await create_client(store, project_id, name)
+        return await create_client(store, project_id, name, redirect_uris, public)
     finally:
         await pool.close()
 

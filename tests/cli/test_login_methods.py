@@ -155,3 +155,23 @@ def test_a_private_key_without_a_key_id_is_a_usage_error(fireside: Invoke, tmp_p
     key_file.write_text(signing_key("ES384").pem)
     result = fireside("login", "--client-id", "app", "--private-key", str(key_file))
     assert result.exit_code == 2 and "--key-id" in result.stderr
+
+
+def test_a_client_created_with_a_redirect_uri_serves_a_users_password_login(
+        identity: Identity, fireside: Invoke, config_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new project's first app for its users comes from `client create --public --redirect-uri`,
+    since no member of the project can sign in before an app exists."""
+    project = identity.project("Clinic")
+    user_id = identity.user(project, EMAIL)
+    monkeypatch.setenv("DATABASE_URL", identity.server.database_url)
+    created = fireside("client", "create", "--data-dir", str(tmp_path), "--name", "cli", "--project", str(project),
+                       "--redirect-uri", "http://127.0.0.1/callback", "--public")
+    assert created.exit_code == 0, created.output
+    client_id = json.loads(created.stdout)["client_id"]
+    assert json.loads(created.stdout)["client_secret"] is None
+    result = fireside("login", "--server", identity.server.base_url, "--client-id", client_id, "--email", EMAIL,
+                      "--password", PASSWORD)
+    assert result.exit_code == 0, result.output
+    login = stored_login(config_home, identity.server.base_url)
+    assert decode_token_claims(login["access_token"])["sub"] == f"User/{user_id}"
