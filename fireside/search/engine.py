@@ -117,7 +117,10 @@ class SearchEngine:
             if request.summary != "count" and request.count > 0:
                 page = await _page(connection, compiled, request)
             resources = self.guard.redact(ctx, page.resources)
-            total = await _total(connection, compiled, request, page)
+            # A walk suits a page, not a count: counting checks the walked criterion on every
+            # resource row, where the gathered form reads each match once.
+            counted = self.compile(ctx, request, base_url, terminology, registry) if walked else compiled
+            total = await _total(connection, counted, request, page)
             included = await resolve_includes(connection, ctx.project_id, request.includes, resources)
             included.resources = await self.guard.visible(connection, ctx, included.resources)
         return SearchResult(resources, total, page.next_cursor, request, request.ignored,
