@@ -129,10 +129,15 @@ class SearchParameterRegistry:
             return  # compiled, and reported, by an earlier registry in this process
         skipped: set[str] = set()
         for resource_type in self.definitions.resource_types:
-            skipped.update(f"{code} ({d.type})" for code, d in self.of_type(resource_type).unsupported.items())
+            skipped.update(f"{code} ({d.type})" for code, d in self.of_type(resource_type).unsupported.items()
+                           if code not in ANSWERED_WITHOUT_ROWS)
         if skipped:
             log.warning("search parameters not supported yet: %s", ", ".join(sorted(skipped)))
 
+
+# Parameters with no index rows that search answers all the same: full text over the stored
+# narrative and content (fireside/search/filters/full_text.py).
+ANSWERED_WITHOUT_ROWS = frozenset({"_text", "_content"})
 
 # id(definitions) -> (definitions, compiled types); the definitions are kept so that the id is not reused.
 _COMPILED: dict[int, tuple[FhirDefinitions, dict[str, TypeParameters]]] = {}
