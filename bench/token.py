@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import platform
 import statistics
@@ -32,8 +33,9 @@ UNLIMITED = {
 async def measure(
     base: str, credentials: dict[str, str], clients: int, requests: int,
 ) -> tuple[list[float], int, float]:
-    auth = aiohttp.BasicAuth(credentials["client_id"], credentials["client_secret"])
-    async with aiohttp.ClientSession(auth=auth) as http:
+    pair = f"{credentials['client_id']}:{credentials['client_secret']}".encode()
+    headers = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+    async with aiohttp.ClientSession(headers=headers) as http:
         async def send(_: int) -> bool:
             async with http.post(f"{base}/oauth2/token", data={"grant_type": "client_credentials"}) as response:
                 await response.read()
