@@ -14,6 +14,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,12 +162,23 @@ def start_server(database_url: str, data_dir: Path, listen: socket.socket | None
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
     """A real Fireside server on a free port, on this test's own database."""
-    uvicorn_server, thread, port = start_server(database_url, tmp_path)
-    running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
-    yield running
-    running.close()
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(database_url, tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def running_server(database_url: str, data_dir: Path, stop_seconds: float = 10,
+                   **overrides: Any) -> Iterator[RunningServer]:
+    """A real Fireside server with `overrides` of its settings, stopped on leaving (waiting up to
+    `stop_seconds` for requests and background tasks to end)."""
+    uvicorn_server, thread, port = start_server(database_url, data_dir, **overrides)
+    running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=data_dir))
+    try:
+        yield running
+    finally:
+        running.close()
+        uvicorn_server.should_exit = True
+        thread.join(timeout=stop_seconds)
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fireside.config import Settings
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer, running_server, start_server
 
 NICKNAME_URL = "http://example.org/fhir/StructureDefinition/nickname"
 NICKNAME = {
@@ -29,12 +28,8 @@ def server(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("FIRESIDE_REINDEX_BATCH_SIZE", "10")
     monkeypatch.setenv("FIRESIDE_REINDEX_BATCH_PAUSE_SECONDS", "0.05")
     monkeypatch.setenv("FIRESIDE_WORKER_POLL_SECONDS", "0.5")
-    uvicorn_server, thread, port = start_server(database_url, tmp_path)
-    running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
-    yield running
-    running.close()
-    uvicorn_server.should_exit = True
-    thread.join(timeout=20)
+    with running_server(database_url, tmp_path, stop_seconds=20) as running:
+        yield running
 
 
 def patients(fhir: httpx.Client, count: int, prefix: str = "p") -> None:

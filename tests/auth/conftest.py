@@ -21,10 +21,9 @@ import pytest
 
 from fireside.auth import add_membership, create_project, create_user
 from fireside.auth.projects import system_context
-from fireside.config import Settings
 from fireside.store import ResourceStore, new_resource_id, open_pool
 from tests.auth.mail import MailSink, start_mail_sink
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer, running_server
 
 T = TypeVar("T")
 REDIRECT_URI = "https://app.example/callback"
@@ -159,11 +158,6 @@ def mail_sink() -> Iterator[MailSink]:
 @pytest.fixture
 def mail_server(database_url: str, tmp_path: Path, mail_sink: MailSink) -> Iterator[RunningServer]:
     """A Fireside server that sends its email to `mail_sink` (plain SMTP: no STARTTLS locally)."""
-    uvicorn_server, thread, port = start_server(database_url, tmp_path, smtp_host="127.0.0.1",
-                                                smtp_port=mail_sink.port, smtp_starttls=False,
-                                                smtp_from="fireside@test.example")
-    running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
-    yield running
-    running.close()
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(database_url, tmp_path, smtp_host="127.0.0.1", smtp_port=mail_sink.port,
+                        smtp_starttls=False, smtp_from="fireside@test.example") as running:
+        yield running

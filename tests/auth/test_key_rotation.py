@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from fireside.cli import main
-from fireside.config import Settings
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer, running_server
 
 StartServer = Callable[..., RunningServer]
 
@@ -26,20 +26,12 @@ StartServer = Callable[..., RunningServer]
 @pytest.fixture
 def start(database_url: str, tmp_path: Path) -> Iterator[StartServer]:
     """Start servers on this test's database; each re-reads the keys every 0.2 s unless told otherwise."""
-    started: list[tuple[Any, Any, RunningServer]] = []
+    with ExitStack() as servers:
+        def run(**overrides: Any) -> RunningServer:
+            overrides.setdefault("key_recheck_seconds", 0.2)
+            return servers.enter_context(running_server(database_url, tmp_path, **overrides))
 
-    def run(**overrides: Any) -> RunningServer:
-        overrides.setdefault("key_recheck_seconds", 0.2)
-        uvicorn_server, thread, port = start_server(database_url, tmp_path, **overrides)
-        running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
-        started.append((uvicorn_server, thread, running))
-        return running
-
-    yield run
-    for uvicorn_server, thread, running in started:
-        running.close()
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
+        yield run
 
 
 def rotate(database_url: str, tmp_path: Path, secret_key: str = "test-secret-key") -> Any:

@@ -10,10 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fireside.config import Settings
 from tests.auth.conftest import PASSWORD, Identity
 from tests.auth.test_audit import audit_events, subtype
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer, running_server
 
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 LOCKED = "Too many failed sign-ins for this email"
@@ -22,12 +21,8 @@ LOCKED = "Too many failed sign-ins for this email"
 @pytest.fixture
 def locking_server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
     """Three failures lock an email for two seconds."""
-    uvicorn_server, thread, port = start_server(database_url, tmp_path, lockout_failures=3, lockout_seconds=2)
-    running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
-    yield running
-    running.close()
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(database_url, tmp_path, lockout_failures=3, lockout_seconds=2) as running:
+        yield running
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ import psycopg
 import pyotp
 import pytest
 
-from fireside.config import Settings
 from tests.auth.conftest import PASSWORD, REDIRECT_URI, Identity, SignIn, form_token, pkce_pair, redirect_query
 from tests.auth.test_audit import audit_events, subtype
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer, running_server
 
 EMAIL = "ana@clinic.example"
 CODE_STEP = "/oauth2/authorize/code"
@@ -27,12 +26,8 @@ CODE_STEP = "/oauth2/authorize/code"
 @pytest.fixture
 def locking_server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]:
     """Three failures lock an email (for a minute)."""
-    uvicorn_server, thread, port = start_server(database_url, tmp_path, lockout_failures=3, lockout_seconds=60)
-    running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
-    yield running
-    running.close()
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(database_url, tmp_path, lockout_failures=3, lockout_seconds=60) as running:
+        yield running
 
 
 @pytest.fixture

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from fireside.config import Settings
 from tests.auth.conftest import Identity
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer, running_server
 
 ServerFactory = Callable[..., RunningServer]
 
@@ -21,19 +21,11 @@ ServerFactory = Callable[..., RunningServer]
 @pytest.fixture
 def limited_server(database_url: str, tmp_path: Path) -> Iterator[ServerFactory]:
     """A server with the rate-limit settings a test gives."""
-    started: list[Any] = []
+    with ExitStack() as servers:
+        def start(**settings: Any) -> RunningServer:
+            return servers.enter_context(running_server(database_url, tmp_path, **settings))
 
-    def start(**settings: Any) -> RunningServer:
-        uvicorn_server, thread, port = start_server(database_url, tmp_path, **settings)
-        running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
-        started.append((running, uvicorn_server, thread))
-        return running
-
-    yield start
-    for running, uvicorn_server, thread in started:
-        running.close()
-        uvicorn_server.should_exit = True
-        thread.join(timeout=10)
+        yield start
 
 
 def token_request(server: RunningServer, credentials: dict[str, str]) -> httpx.Response:

@@ -15,9 +15,8 @@ import httpx
 import psycopg
 import pytest
 
-from fireside.config import Settings
 from tests.api.test_reindex import NICKNAME, patients, reindex, search_ids
-from tests.conftest import RunningServer, start_server
+from tests.conftest import RunningServer, running_server
 
 FIRESIDE = str(Path(sys.executable).parent / "fireside")
 
@@ -26,12 +25,8 @@ FIRESIDE = str(Path(sys.executable).parent / "fireside")
 def server(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
     """A server that runs no jobs itself: only the worker processes a test starts do."""
     monkeypatch.setenv("FIRESIDE_WORKER", "off")
-    uvicorn_server, thread, port = start_server(database_url, tmp_path)
-    running = RunningServer(f"http://127.0.0.1:{port}", database_url, Settings(data_dir=tmp_path))
-    yield running
-    running.close()
-    uvicorn_server.should_exit = True
-    thread.join(timeout=20)
+    with running_server(database_url, tmp_path, stop_seconds=20) as running:
+        yield running
 
 
 def start_worker(database_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
