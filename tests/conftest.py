@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import tempfile
 import threading
@@ -84,6 +85,24 @@ def database_url(postgres_admin_url: str, template_database: str) -> Iterator[st
     url = _create_database(postgres_admin_url, name, template=template_database)
     yield url
     _drop_database(postgres_admin_url, name)
+
+
+# Below Linux's ephemeral range (32768-60999), from which every `bind(0)` draws: a port picked
+# here for a process to bind later cannot be taken meanwhile by a server another test (or xdist
+# worker) starts on port 0.
+_UNSHARED_PORTS = (20000, 32767)
+
+
+def unshared_port() -> int:
+    """A free port for a server this test starts later (a subprocess, an SMTP sink)."""
+    while True:
+        port = random.randint(*_UNSHARED_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 @dataclass

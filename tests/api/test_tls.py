@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.conftest import unshared_port
 
 FIRESIDE = str(Path(sys.executable).parent / "fireside")
 
@@ -44,17 +45,10 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def https_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext]]:
     cert, key = self_signed_certificate(tmp_path)
-    port = free_port()
+    port = unshared_port()
     env = {**os.environ, "DATABASE_URL": database_url, "FIRESIDE_SECRET_KEY": "tls-test-key"}
     process = subprocess.Popen(
         [FIRESIDE, "serve", "--data-dir", str(tmp_path), "--port", str(port), "--tls-cert", str(cert),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,8 @@ import httpx
 import psycopg
 import pytest
 
+from tests.conftest import unshared_port
+
 # `fireside serve`, run by this interpreter whether or not the console script is installed.
 FIRESIDE = [sys.executable, "-c", "from fireside.cli import main; main()"]
 ENTRIES = 4000
@@ -33,9 +34,7 @@ class ServerProcess:
     """`fireside serve` on a free port, on the test's database."""
 
     def __init__(self, database_url: str, data_dir: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
+        self.port = unshared_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "DATABASE_URL": database_url, "FIRESIDE_DATA_DIR": str(data_dir),
                "FIRESIDE_SECRET_KEY": "test-secret-key"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,8 @@ from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.conftest import unshared_port
 
 
 @dataclass
@@ -65,16 +66,9 @@ class MailSink:
         return [m for m in self.received if recipient in m.to]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def start_mail_sink() -> tuple[MailSink, Controller]:
     sink = MailSink()
-    sink.port = free_port()
+    sink.port = unshared_port()
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
     return sink, controller

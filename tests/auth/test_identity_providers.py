@@ -28,7 +28,7 @@ from fireside.auth.projects import system_context
 from fireside.store import ResourceStore, new_resource_id
 from tests.auth.conftest import PASSWORD, REDIRECT_URI, Identity, claims_of, form_token, pkce_pair, redirect_query
 from tests.auth.mail import MailSink
-from tests.conftest import RunningServer, _create_database, _drop_database, start_server
+from tests.conftest import RunningServer, _create_database, _drop_database, start_server, unshared_port
 
 EMAIL = "ana@clinic.example"
 NEW_PASSWORD = "a brand new passphrase"
@@ -294,9 +294,7 @@ def test_an_unreachable_provider_shows_the_form_again_and_the_password_still_wor
 ) -> None:
     ours = clinic(identity, provider)
     identity.user(ours.project_id, EMAIL)
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    nowhere = f"http://127.0.0.1:{unshared_port()}"
     _set_issuer(identity, ours.project_id, nowhere)
     page, _ = to_provider(identity, ours.app_id)
     assert page.status_code == 502 and "cannot be reached" in page.text
