@@ -159,11 +159,8 @@ async def introspect_endpoint(request: Request) -> Response:
     """RFC 7662 section 2: the caller authenticates as a client."""
     services = _services(request)
     try:
-        form = await _form(request)
-        caller = await _client(request, form)
-        if not form.get("token"):
-            raise OAuthError("invalid_request", "token is required")
-        body = await introspect(services.store, services.tokens, caller, form["token"])
+        caller, token = await _client_and_token(request)
+        body = await introspect(services.store, services.tokens, caller, token)
     except OAuthError as error:
         return _oauth_error(error)
     return JSONResponse(body, headers=_NO_STORE)
@@ -173,14 +170,21 @@ async def revoke_endpoint(request: Request) -> Response:
     """RFC 7009 section 2."""
     services = _services(request)
     try:
-        form = await _form(request)
-        caller = await _client(request, form)
-        if not form.get("token"):
-            raise OAuthError("invalid_request", "token is required")
-        await revoke(services.store, services.tokens, caller, form["token"])
+        caller, token = await _client_and_token(request)
+        await revoke(services.store, services.tokens, caller, token)
     except OAuthError as error:
         return _oauth_error(error)
     return Response(status_code=200, headers=_NO_STORE)
+
+
+async def _client_and_token(request: Request) -> tuple[AuthenticatedClient, str]:
+    """The authenticated calling client and the `token` form field of an introspection or
+    revocation request."""
+    form = await _form(request)
+    caller = await _client(request, form)
+    if not form.get("token"):
+        raise OAuthError("invalid_request", "token is required")
+    return caller, form["token"]
 
 
 async def userinfo_endpoint(request: Request) -> Response:

@@ -77,10 +77,23 @@ async def add_membership(
 
 
 async def find_membership(store: ResourceStore, project_id: UUID, member: str) -> Membership | None:
-    """`member`'s live membership in `project_id`.
+    """`member`'s live membership in `project_id`."""
+    found = await membership_resource(store, project_id, member)
+    if found is None:
+        return None
+    membership_id, resource = found
+    profile = resource.get("profile", {}).get("reference")
+    return Membership(membership_id, project_id, bool(resource.get("admin")), profile)
+
+
+async def membership_resource(
+    store: ResourceStore, project_id: UUID, member: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The id and ProjectMembership resource of `member` (`User/...` or `ClientApplication/...`)
+    in `project_id`.
 
     Memberships have no search index yet; a project holds one per member, and the containment
-    test runs only over that project's memberships, at sign-in."""
+    test runs only over that project's memberships."""
     async with store.pool.connection() as conn:
         cursor = await conn.execute(
             "SELECT id, content FROM resource WHERE project_id = %s AND resource_type = 'ProjectMembership'"
@@ -91,9 +104,8 @@ async def find_membership(store: ResourceStore, project_id: UUID, member: str) -
         row: dict[str, Any] | None = await cursor.fetchone()
     if row is None:
         return None
-    resource = orjson.loads(row["content"])
-    profile = resource.get("profile", {}).get("reference")
-    return Membership(row["id"], project_id, bool(resource.get("admin")), profile)
+    resource: dict[str, Any] = orjson.loads(row["content"])
+    return row["id"], resource
 
 
 async def find_user_by_password(store: ResourceStore, email: str, password: str) -> UserAccount | None:

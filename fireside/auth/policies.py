@@ -31,8 +31,8 @@ from urllib.parse import parse_qsl
 from uuid import UUID
 
 import orjson
-from psycopg.types.json import Jsonb
 
+from fireside.auth.memberships import membership_resource
 from fireside.auth.scopes import scope_rules
 from fireside.auth.tokens import TokenGrant
 from fireside.fhir.errors import FhirError
@@ -96,9 +96,10 @@ class AccessResolver:
 
     async def _membership_rules(self, grant: TokenGrant, patient: str | None) -> tuple[Rule, ...] | None:
         """The union of the membership's policies' rules; None when it names no policy."""
-        membership = await _membership(self.store, grant.project_id, grant.subject)
-        if membership is None:
+        found = await membership_resource(self.store, grant.project_id, grant.subject)
+        if found is None:
             return None
+        _, membership = found
         references = [ref.get("reference", "") for ref in membership.get("accessPolicy", []) if isinstance(ref, dict)]
         if not references:
             return None
@@ -182,21 +183,6 @@ def _bind(text: str, variables: Mapping[str, str]) -> str | None:
     if missing:
         return None
     return _VARIABLE.sub(lambda match: variables[match.group(1)], text)
-
-
-async def _membership(store: ResourceStore, project_id: UUID, member: str) -> dict[str, Any] | None:
-    async with store.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT content FROM resource WHERE project_id = %s AND resource_type = 'ProjectMembership'"
-            " AND NOT deleted AND fireside_content_jsonb(content) @> ANY(ARRAY[%s, %s]::jsonb[])"
-            " ORDER BY id LIMIT 1",
-            [project_id, Jsonb({"user": {"reference": member}}), Jsonb({"client": {"reference": member}})],
-        )
-        row: dict[str, Any] | None = await cursor.fetchone()
-    if row is None:
-        return None
-    membership: dict[str, Any] = orjson.loads(row["content"])
-    return membership
 
 
 async def _client_scope(store: ResourceStore, project_id: UUID, client_id: str) -> str | None:

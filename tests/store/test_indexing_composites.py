@@ -4,52 +4,26 @@ index row."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
 import pytest
 
-from fireside.fhir import load_definitions
-from fireside.store import AccessContext, ResourceStore, open_pool
-from fireside.store.indexing import SearchIndexer, SearchParameterRegistry
+from fireside.store import AccessContext, ResourceStore
+from fireside.store.indexing import SearchIndexer
+from tests.store import test_indexing_writer as writer_tests
 
 pytestmark = pytest.mark.anyio
 
 LOINC = "http://loinc.org"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def indexer() -> SearchIndexer:
-    definitions = load_definitions()
-    return SearchIndexer(definitions, SearchParameterRegistry(definitions))
-
-
-@pytest.fixture
-async def store(database_url: str, indexer: SearchIndexer) -> AsyncIterator[ResourceStore]:
-    pool = await open_pool(database_url, min_size=1, max_size=2)
-    try:
-        yield ResourceStore(pool, index_writer=indexer)
-    finally:
-        await pool.close()
-
-
-@pytest.fixture
-def ctx() -> AccessContext:
-    return AccessContext(uuid.uuid4(), "Practitioner/tester")
-
-
-async def put(store: ResourceStore, ctx: AccessContext, *resources: dict[str, Any]) -> None:
-    async with store.transaction(ctx) as unit:
-        current = await unit.current([(r["resourceType"], r["id"]) for r in resources])
-        for resource in resources:
-            unit.stage_put(resource, resource["id"], current.get((resource["resourceType"], resource["id"])))
+# The store, indexer and `put` of the writer's tests.
+anyio_backend = writer_tests.anyio_backend
+indexer = writer_tests.indexer
+store = writer_tests.store
+ctx = writer_tests.ctx
+put = writer_tests.put
 
 
 async def composite_rows(store: ResourceStore, resource_id: str, parameter: str) -> list[tuple[Any, ...]]:
