@@ -154,6 +154,7 @@ FIRESIDE_TYPES: dict[str, list[tuple[str, str, str, str | None]]] = {
         ("project", "1..1", "Reference", "Project"),
         ("user", "0..1", "Reference", "User"),
         ("client", "0..1", "Reference", "ClientApplication"),
+        ("bot", "0..1", "Reference", "Bot"),
         ("profile", "0..1", "Reference", "Resource"),
         ("admin", "0..1", "boolean", None),
         ("accessPolicy", "0..*", "Reference", "AccessPolicy"),
@@ -175,6 +176,31 @@ FIRESIDE_TYPES: dict[str, list[tuple[str, str, str, str | None]]] = {
         ("resource.readonly", "0..1", "boolean", None),
         ("resource.hiddenFields", "0..*", "string", None),
         ("resource.readonlyFields", "0..*", "string", None),
+    ],
+    # Server-side code a project deploys (fireside/auth/bots.py). A Bot acts in its project
+    # through its own ProjectMembership, with that membership's access policies.
+    "Bot": [
+        ("name", "1..1", "string", None),
+        ("description", "0..1", "string", None),
+        ("runtimeVersion", "0..1", "code", None),
+        # The Python source the bot runs.
+        ("code", "0..1", "string", None),
+        # Seconds a run may take before it is stopped.
+        ("timeout", "0..1", "positiveInt", None),
+    ],
+    # A token signing key's public half (RFC 7517 members), in the admin project; the private
+    # half is sealed in the signing_key table and is never an element (fireside/auth/keys.py).
+    "JsonWebKey": [
+        ("kid", "1..1", "string", None),
+        ("kty", "1..1", "code", None),
+        ("alg", "1..1", "code", None),
+        ("use", "0..1", "code", None),
+        ("crv", "0..1", "code", None),
+        ("x", "0..1", "string", None),
+        ("y", "0..1", "string", None),
+        # True while the key signs new tokens; a retired key only verifies until its tokens expire.
+        ("active", "1..1", "boolean", None),
+        ("retired", "0..1", "instant", None),
     ],
     # One sign-in: an authorization code grant and the refresh tokens rotated from it (its family).
     # Code and refresh token hashes live in the oauth_token table, never in content.

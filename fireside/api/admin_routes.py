@@ -1,7 +1,8 @@
-"""Administration endpoints outside the FHIR API: `POST /admin/projects/{project_id}/invite` and
-`POST /admin/projects/{project_id}/identity-providers`.
+"""Administration endpoints outside the FHIR API: `POST /admin/projects/{project_id}/invite`,
+`POST /admin/projects/{project_id}/bot` and `POST /admin/projects/{project_id}/identity-providers`.
 
-The rules live in `fireside.auth.invites` and `fireside.auth.identity_providers`; these handlers
+The rules live in `fireside.auth.invites`, `fireside.auth.bots` and
+`fireside.auth.identity_providers`; these handlers
 authenticate, parse and answer. Errors
 are OperationOutcomes, like the FHIR API's, with the element path of a bad input.
 """
@@ -23,13 +24,15 @@ from fireside.api.http import FHIR_JSON, authenticate, internal_error_response, 
 from fireside.api.oauth_protection import source_address
 from fireside.api.oauth_routes import _base, _fhir_base, _services
 from fireside.auth.audit import AuditRecord
+from fireside.auth.bots import create_bot, parse_bot
 from fireside.auth.identity_providers import configure_identity_provider, parse_identity_provider
-from fireside.auth.invites import Invitation, check_invite_allowed, invite, invite_mail, parse_invite, project_not_found
+from fireside.auth.invites import Invitation, check_project_admin, invite, invite_mail, parse_invite, project_not_found
 from fireside.auth.password_tokens import set_password_url
 from fireside.auth.projects import system_context
 from fireside.fhir.errors import FhirError
 
 INVITE_PATH = "/admin/projects/{project_id}/invite"
+BOT_PATH = "/admin/projects/{project_id}/bot"
 IDENTITY_PROVIDERS_PATH = "/admin/projects/{project_id}/identity-providers"
 _MAX_INVITE_BYTES = 64 * 1024
 # Says whether the invited user was emailed: "sent", "not-sent" (no SMTP, or it failed: the log
@@ -42,7 +45,7 @@ async def invite_endpoint(request: Request) -> Response:
     try:
         ctx = await authenticate(request, services)
         project_id = _project_id(request.path_params["project_id"])
-        check_invite_allowed(ctx, project_id)
+        check_project_admin(ctx, project_id, "invite members")
         request_invite = parse_invite(await _json_body(request, "invite"))
         lifetime = timedelta(seconds=services.settings.invite_seconds)
         invitation = await invite(services.store, ctx, project_id, request_invite, lifetime)
@@ -64,6 +67,29 @@ async def invite_endpoint(request: Request) -> Response:
         "Location": f"{_fhir_base(request)}/ProjectMembership/{membership.id}/_history/{membership.version_id}",
         "ETag": membership.etag,
         EMAIL_HEADER: email,
+    })
+
+
+async def bot_endpoint(request: Request) -> Response:
+    """Create a Bot and its membership; answers the Bot."""
+    services = _services(request)
+    try:
+        ctx = await authenticate(request, services)
+        project_id = _project_id(request.path_params["project_id"])
+        check_project_admin(ctx, project_id, "create bots")
+        created = await create_bot(services.store, project_id, parse_bot(await _json_body(request, "bot")))
+    except FhirError as error:
+        return outcome_response(error)
+    except Exception as error:
+        return internal_error_response(error)
+    bot = created.bot
+    services.audit.record(AuditRecord(
+        project_id=project_id, action="create", status=201, agent=ctx.author, client_id=ctx.client_id or None,
+        source_address=source_address(request), entity=f"Bot/{bot.id}",
+    ))
+    return Response(bot.content, status_code=201, media_type=FHIR_JSON, headers={
+        "Location": f"{_fhir_base(request)}/Bot/{bot.id}/_history/{bot.version_id}",
+        "ETag": bot.etag,
     })
 
 
@@ -116,5 +142,6 @@ async def _send_invite(request: Request, invitation: Invitation, lifetime: timed
 def admin_routes() -> list[Route]:
     return [
         Route(INVITE_PATH, invite_endpoint, methods=["POST"]),
+        Route(BOT_PATH, bot_endpoint, methods=["POST"]),
         Route(IDENTITY_PROVIDERS_PATH, identity_provider_endpoint, methods=["POST"]),
     ]

@@ -9,7 +9,7 @@ from fireside.api.auditing import audit_interaction
 from fireside.api.context import FhirRequest, FhirResponse
 from fireside.api.routes import Interaction, Level, Operation, find_interaction, find_operation
 from fireside.api.services import Services
-from fireside.auth import check_administrative_write
+from fireside.auth import ACCESS_DEFINING_TYPES, check_administrative_write
 from fireside.auth.policies import check_interaction
 from fireside.fhir.errors import FhirError
 
@@ -106,4 +106,8 @@ async def dispatch(request: FhirRequest, path: str, services: Services) -> FhirR
             check_interaction(request.ctx, entry.code, parsed.compartment_type or parsed.resource_type,
                               operation=isinstance(entry, Operation), changes_state=entry.changes_state)
         response = audit.response = await entry.handler(apply_path(request, parsed), services)
+        if entry.changes_state and parsed.resource_type in ACCESS_DEFINING_TYPES and services.access is not None:
+            # A changed membership, policy or client scope applies at once in this process (and
+            # within the policy cache's seconds in the others).
+            services.access.forget()
     return response

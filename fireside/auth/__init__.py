@@ -1,6 +1,6 @@
 """Identity and access: projects, users, memberships, clients, OAuth 2.0 and OpenID Connect."""
 
-from fireside.auth.administrative import ADMINISTRATIVE_TYPES, check_administrative_write
+from fireside.auth.administrative import ACCESS_DEFINING_TYPES, ADMINISTRATIVE_TYPES, check_administrative_write
 from fireside.auth.authorize import (
     AuthorizationPageError,
     AuthorizationRedirectError,
@@ -43,6 +43,7 @@ from fireside.auth.scopes import ClinicalScope, parse_scope, scope_rules
 from fireside.auth.tokens import TokenGrant, TokenService
 
 __all__ = [
+    "ACCESS_DEFINING_TYPES",
     "ADMINISTRATIVE_TYPES",
     "ASSERTION_ALGORITHMS",
     "CLIENT_AUTH_METHODS",

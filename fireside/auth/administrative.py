@@ -3,9 +3,11 @@
 They are stored and read like any resource. Three roles write them:
 - a super admin writes every one of them, in any project;
 - a project admin (a ProjectMembership with `admin: true`) manages their own project's
-  memberships, client applications and users: the token's project bounds every write;
+  memberships, client applications, bots, users and access policies: the token's project
+  bounds every write;
 - a member writes none of them, or they could make themselves admin or register clients.
-`Project` itself and `Login` (sign-in state the OAuth endpoints keep) are the server's alone.
+`Project` itself, `Login` (sign-in state the OAuth endpoints keep) and `JsonWebKey` (the token
+signing keys, fireside/auth/keys.py) are the server's alone.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from __future__ import annotations
 from fireside.fhir.errors import FhirError
 from fireside.store import AccessContext
 
-ADMINISTRATIVE_TYPES = frozenset({"Project", "ClientApplication", "User", "ProjectMembership", "Login", "AccessPolicy"})
-PROJECT_ADMIN_TYPES = frozenset({"ClientApplication", "User", "ProjectMembership", "AccessPolicy"})
+PROJECT_ADMIN_TYPES = frozenset({"ClientApplication", "Bot", "User", "ProjectMembership", "AccessPolicy"})
+ADMINISTRATIVE_TYPES = PROJECT_ADMIN_TYPES | {"Project", "Login", "JsonWebKey"}
+# Writing one of these changes what some token may reach (fireside/auth/policies.py).
+ACCESS_DEFINING_TYPES = frozenset({"ProjectMembership", "AccessPolicy", "ClientApplication"})
 
 
 def check_administrative_write(ctx: AccessContext, resource_type: str | None) -> None:

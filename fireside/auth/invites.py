@@ -121,14 +121,14 @@ def _reference(body: dict[str, Any], name: str, resource_type: str) -> str | Non
     return text
 
 
-def check_invite_allowed(ctx: AccessContext, project_id: UUID) -> None:
-    """Super admins invite anywhere, project admins into their own project, nobody else."""
+def check_project_admin(ctx: AccessContext, project_id: UUID, action: str) -> None:
+    """Super admins administer any project, project admins their own, nobody else."""
     if ctx.super_admin:
         return
     if ctx.project_id != project_id:
         raise project_not_found()
     if not ctx.project_admin:
-        raise FhirError.single("forbidden", "Only a project admin may invite members")
+        raise FhirError.single("forbidden", f"Only a project admin may {action}")
 
 
 def project_not_found() -> FhirError:
@@ -137,7 +137,7 @@ def project_not_found() -> FhirError:
 
 async def invite(store: ResourceStore, ctx: AccessContext, project_id: UUID, request: Invite,
                  link_lifetime: timedelta) -> Invitation:
-    check_invite_allowed(ctx, project_id)
+    check_project_admin(ctx, project_id, "invite members")
     project = await _live(store, project_id, "Project", str(project_id))
     if project is None:
         raise project_not_found()

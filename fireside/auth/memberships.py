@@ -60,8 +60,8 @@ async def create_user(
 async def add_membership(
     store: ResourceStore, project_id: UUID, member: str, admin: bool = False, profile: str | None = None
 ) -> str:
-    """Make `member` ("User/<id>" or "ClientApplication/<id>") a member of `project_id`."""
-    kind = "user" if member.startswith("User/") else "client"
+    """Make `member` ("User/<id>", "ClientApplication/<id>" or "Bot/<id>") a member of `project_id`."""
+    kind = member_element(member)
     resource: dict[str, Any] = {
         "resourceType": "ProjectMembership",
         "project": {"reference": f"Project/{project_id}"},
@@ -74,6 +74,12 @@ async def add_membership(
     async with store.transaction(system_context(project_id)) as unit:
         unit.stage_put(resource, membership_id, None)
     return membership_id
+
+
+def member_element(member: str) -> str:
+    """The ProjectMembership element that references `member`."""
+    resource_type = member.partition("/")[0]
+    return {"User": "user", "Bot": "bot"}.get(resource_type, "client")
 
 
 async def find_membership(store: ResourceStore, project_id: UUID, member: str) -> Membership | None:
@@ -89,17 +95,16 @@ async def find_membership(store: ResourceStore, project_id: UUID, member: str) -
 async def membership_resource(
     store: ResourceStore, project_id: UUID, member: str
 ) -> tuple[str, dict[str, Any]] | None:
-    """The id and ProjectMembership resource of `member` (`User/...` or `ClientApplication/...`)
-    in `project_id`.
+    """The id and ProjectMembership resource of `member` (`User/...`, `ClientApplication/...` or
+    `Bot/...`) in `project_id`.
 
     Memberships have no search index yet; a project holds one per member, and the containment
     test runs only over that project's memberships."""
     async with store.pool.connection() as conn:
         cursor = await conn.execute(
             "SELECT id, content FROM resource WHERE project_id = %s AND resource_type = 'ProjectMembership'"
-            " AND NOT deleted AND fireside_content_jsonb(content) @> ANY(ARRAY[%s, %s]::jsonb[])"
-            " ORDER BY id LIMIT 1",
-            [project_id, Jsonb({"user": {"reference": member}}), Jsonb({"client": {"reference": member}})],
+            " AND NOT deleted AND fireside_content_jsonb(content) @> %s ORDER BY id LIMIT 1",
+            [project_id, Jsonb({member_element(member): {"reference": member}})],
         )
         row: dict[str, Any] | None = await cursor.fetchone()
     if row is None:

@@ -48,6 +48,7 @@ _VARIABLE = re.compile(r"%([A-Za-z][A-Za-z0-9_-]*)")
 _READ_ONLY = frozenset("rs")
 
 CacheKey = tuple[UUID, str, str, str | None]
+MEMBERSHIP_REQUIRED = ("User/", "Bot/")
 
 
 class AccessResolver:
@@ -95,10 +96,13 @@ class AccessResolver:
         return CompiledPolicy(narrowing) if narrowing else None
 
     async def _membership_rules(self, grant: TokenGrant, patient: str | None) -> tuple[Rule, ...] | None:
-        """The union of the membership's policies' rules; None when it names no policy."""
+        """The union of the membership's policies' rules; None when it names no policy, and no
+        rule at all for a user or bot who is no longer a member: removing a membership ends
+        its tokens' access at once (within the cache's seconds), not when they expire."""
         found = await membership_resource(self.store, grant.project_id, grant.subject)
         if found is None:
-            return None
+            # Clients act in the project that holds them, with or without a membership.
+            return () if grant.subject.startswith(MEMBERSHIP_REQUIRED) else None
         _, membership = found
         references = [ref.get("reference", "") for ref in membership.get("accessPolicy", []) if isinstance(ref, dict)]
         if not references:

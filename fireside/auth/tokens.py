@@ -93,7 +93,8 @@ class TokenService:
         )
         return claims
 
-    def issue(self, grant: TokenGrant) -> str:
+    def issue(self, grant: TokenGrant, lifetime: int | None = None) -> str:
+        """A signed token for `grant`, good for `lifetime` seconds (default: the server's setting)."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -103,7 +104,7 @@ class TokenService:
             "scope": grant.scope,
             "iat": now,
             "nbf": now,
-            "exp": now + self.lifetime,
+            "exp": now + (lifetime or self.lifetime),
             "jti": str(uuid.uuid4()),
             PROJECT_CLAIM: str(grant.project_id),
         }

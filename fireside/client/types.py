@@ -1395,6 +1395,17 @@ class BodyStructure(DomainResource, total=False):
     patient: "Reference"
 
 
+class Bot(DomainResource, total=False):
+    """Bot: https://fireside.health/fhir/StructureDefinition/Bot"""
+
+    resourceType: Required[Literal["Bot"]]
+    name: str
+    description: str
+    runtimeVersion: str
+    code: str
+    timeout: int
+
+
 class CapabilityStatement(DomainResource, total=False):
     """CapabilityStatement: http://hl7.org/fhir/StructureDefinition/CapabilityStatement"""
 
@@ -4939,6 +4950,21 @@ class InvoiceLineItemPriceComponent(BackboneElement, total=False):
     amount: "Money"
 
 
+class JsonWebKey(DomainResource, total=False):
+    """JsonWebKey: https://fireside.health/fhir/StructureDefinition/JsonWebKey"""
+
+    resourceType: Required[Literal["JsonWebKey"]]
+    kid: str
+    kty: str
+    alg: str
+    use: str
+    crv: str
+    x: str
+    y: str
+    active: bool
+    retired: str
+
+
 class Library(DomainResource, total=False):
     """Library: http://hl7.org/fhir/StructureDefinition/Library"""
 
@@ -6939,6 +6965,7 @@ class ProjectMembership(DomainResource, total=False):
     project: "Reference"
     user: "Reference"
     client: "Reference"
+    bot: "Reference"
     profile: "Reference"
     admin: bool
     accessPolicy: "list[Reference]"
@@ -9301,6 +9328,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "Binary",
     "BiologicallyDerivedProduct",
     "BodyStructure",
+    "Bot",
     "Bundle",
     "CapabilityStatement",
     "CarePlan",
@@ -9358,6 +9386,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "ImplementationGuide",
     "InsurancePlan",
     "Invoice",
+    "JsonWebKey",
     "Library",
     "Linkage",
     "List",
@@ -9480,6 +9509,7 @@ __all__ = [
     "BiologicallyDerivedProductProcessing",
     "BiologicallyDerivedProductStorage",
     "BodyStructure",
+    "Bot",
     "Bundle",
     "BundleEntry",
     "BundleEntryRequest",
@@ -9776,6 +9806,7 @@ __all__ = [
     "InvoiceLineItem",
     "InvoiceLineItemPriceComponent",
     "InvoiceParticipant",
+    "JsonWebKey",
     "Library",
     "Linkage",
     "LinkageItem",

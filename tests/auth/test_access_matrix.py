@@ -7,7 +7,9 @@ A write "reaches" its target when the target project's own admin then sees its e
 Tokens: the project admin and the clinician sign in through the authorization code flow
 (tests/auth/conftest.py); the super admin, the patient (a SMART `patient` context, which the
 launch flow binds) and the backend client (`system/*.rs`, where client_credentials grants
-`system/*.*`) get tokens minted with the server's own key. Bots do not exist yet.
+`system/*.*`) get tokens minted with the server's own key. The bot is made by the project admin
+at `POST /admin/projects/{id}/bot` with a policy that writes Observations and reads Patients,
+and acts with the token a run of it gets (fireside/auth/bots.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.auth.access import Project, fhir, ids, member, mint, observation, project, signed_in_token
+from tests.auth.access import (
+    Project,
+    bot_token,
+    fhir,
+    ids,
+    member,
+    mint,
+    observation,
+    project,
+    signed_in_token,
+)
 from tests.auth.conftest import Identity
 from tests.conftest import RunningServer
 
@@ -32,7 +44,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "clinician":     {"inside": "RSIHCUBD", "outside": "",         "other": ""},
     "patient":       {"inside": "RSIH",     "outside": "",         "other": ""},
     "backend":       {"inside": "RSIH",     "outside": "RSIH",     "other": ""},
+    "bot":           {"inside": "RSIHCUBD", "outside": "RSIHCUBD", "other": ""},
 }
+BOT_POLICY = {"resourceType": "AccessPolicy", "name": "observation writer",
+              "resource": [{"resourceType": "Observation"}, {"resourceType": "Patient", "readonly": True}]}
 
 
 @dataclass
@@ -76,7 +91,20 @@ def _caller(role: str, server: RunningServer, identity: Identity, world: World) 
     if role == "patient":
         return fhir(server, mint(server, project_id, "User/alice", "launch/patient patient/*.read",
                                  patient=world.alice))
+    if role == "bot":
+        return fhir(server, bot_token(server, project_id, _bot(server, identity, project_id, email)))
     return fhir(server, mint(server, project_id, f"ClientApplication/{world.own.client_id}", "system/*.rs"))
+
+
+def _bot(server: RunningServer, identity: Identity, project_id: uuid.UUID, admin_email: str) -> str:
+    member(identity, project_id, admin_email, [], admin=True)
+    admin = fhir(server, signed_in_token(identity, project_id, admin_email, "openid"))
+    policy = admin.post("/AccessPolicy", json=BOT_POLICY).json()["id"]
+    created = httpx.post(identity.url(f"/admin/projects/{project_id}/bot"), headers=admin.headers,
+                         json={"name": "lab sync", "accessPolicy": f"AccessPolicy/{policy}"})
+    assert created.status_code == 201, created.text
+    bot_id: str = created.json()["id"]
+    return bot_id
 
 
 def _read(caller: httpx.Client, target: Target) -> bool:
