@@ -34,9 +34,11 @@ from fireside.auth import (
 from fireside.auth.audit import SINK_KINDS, open_audit_sink
 from fireside.auth.logins import REFRESH_LIFETIME
 from fireside.auth.policies import AccessResolver
+from fireside.auth.projects import system_context
 from fireside.config import FHIR_BASE_PATH, Settings
 from fireside.fhir import load_definitions
 from fireside.store import ResourceStore, open_pool
+from fireside.store.indexing import SearchIndexer
 from fireside.store.resources import NoIndex
 
 FHIR_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -50,10 +52,29 @@ def key_policy(settings: Settings) -> KeyPolicy:
     return KeyPolicy(settings.key_rotation_days, retention)
 
 
+def signing_key_ring(settings: Settings) -> SigningKeyRing:
+    """The server's signing keys, unread until opened on a store (the app's lifespan opens them)."""
+    return SigningKeyRing(settings.resolve_secret_key(), key_policy(settings), settings.key_recheck_seconds)
+
+
+async def read_signing_keys(settings: Settings, database_url: str, rotate: bool = False) -> SigningKeyRing:
+    """The keys, read once on a pool of their own (made, rotated with `rotate`, removed as due):
+    for `fireside keys rotate` and for signing outside a server. Not re-read later."""
+    keys = signing_key_ring(settings)
+    pool = await open_pool(database_url, min_size=1, max_size=2)
+    try:
+        # With the server's indexer, so that the JsonWebKey resources written here are indexed
+        # as the server's own writes are.
+        store = ResourceStore(pool, SearchIndexer(load_definitions()))
+        await keys.open(store, system_context(await ensure_admin_project(store)), rotate=rotate)
+    finally:
+        await pool.close()
+    return keys
+
+
 def load_token_service(settings: Settings, database_url: str) -> TokenService:
-    keys = SigningKeyRing(database_url, settings.resolve_secret_key(), key_policy(settings),
-                          settings.key_recheck_seconds)
-    keys.reload()
+    """A token service with the database's keys, for signing outside a server (tests, benchmarks)."""
+    keys = asyncio.run(read_signing_keys(settings, database_url))
     return TokenService(settings.base_url, keys, settings.access_token_seconds)
 
 
@@ -68,7 +89,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     """The server for `database_url`, which must already be migrated."""
     if settings.audit not in SINK_KINDS:
         raise ValueError(f"FIRESIDE_AUDIT must be one of {', '.join(SINK_KINDS)}; got {settings.audit!r}")
-    token_service = load_token_service(settings, database_url)
+    token_service = TokenService(settings.base_url, signing_key_ring(settings), settings.access_token_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -87,6 +108,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             access=AccessResolver(store),
         )
         app.state.services.admin_project_id = await ensure_admin_project(store)
+        # Before serving: every token needs the keys, and their JsonWebKey resources belong to
+        # the admin project. A secret key that cannot open the active key stops the start here.
+        await token_service.keys.open(store, system_context(app.state.services.admin_project_id))
         audit = open_audit_sink(settings.audit, store, settings.audit_batch_size, settings.audit_flush_seconds)
         app.state.services.audit = audit
         await audit.start()

@@ -25,7 +25,7 @@ from fireside.auth.clients import RegisteredClient, find_client
 from fireside.auth.grants import GRANT_TYPES, grant_tokens
 from fireside.auth.introspection import introspect, logout, revoke, userinfo
 from fireside.auth.key_ring import SigningKeyRing
-from fireside.auth.keys import KeyPolicy, load_signing_keys
+from fireside.auth.keys import KeyPolicy
 from fireside.auth.memberships import Membership, UserAccount, add_membership, create_user, find_membership
 from fireside.auth.oauth import OAuthError
 from fireside.auth.pkce import CODE_CHALLENGE_METHODS
@@ -84,7 +84,6 @@ __all__ = [
     "find_membership",
     "grant_tokens",
     "introspect",
-    "load_signing_keys",
     "logout",
     "new_form_binding",
     "parse_scope",

@@ -194,15 +194,13 @@ def keys_rotate(data_dir: Path | None) -> None:
     seconds, without a restart; the previous keys stay published at /oauth2/jwks and keep verifying
     the tokens they signed until those have expired.
     """
-    from fireside.api.app import key_policy
-    from fireside.auth import SigningKeyRing
+    from fireside.api.app import read_signing_keys
     from fireside.auth.encryption import SecretKeyMismatch
 
     settings = _settings(data_dir)
     url = _migrated_database(settings)
-    ring = SigningKeyRing(url, settings.resolve_secret_key(), key_policy(settings))
     try:
-        ring.reload(rotate=True)
+        ring = asyncio.run(read_signing_keys(settings, url, rotate=True))
     except SecretKeyMismatch as error:
         raise click.ClickException(str(error)) from error
     click.echo(json.dumps({"kid": ring.active.kid, "published": [jwk["kid"] for jwk in ring.jwks()["keys"]]}))

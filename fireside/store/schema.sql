@@ -60,13 +60,16 @@ CREATE UNIQUE INDEX user_credential_email_idx ON user_credential (lower(email));
 
 -- Token signing keys. The private key is encrypted with the server's secret key. The newest
 -- unretired key signs; retired_at is when a newer one replaced it (fireside/auth/keys.py).
+-- resource_id is the key's JsonWebKey resource in the admin project, its public record, written
+-- in the same transaction as the row; NULL until published (keys made before migration 0012).
 CREATE TABLE signing_key (
     kid                   text        PRIMARY KEY,
     algorithm             text        NOT NULL,
     private_key_encrypted bytea       NOT NULL,
     public_jwk            jsonb       NOT NULL,
     created_at            timestamptz NOT NULL DEFAULT now(),
-    retired_at            timestamptz
+    retired_at            timestamptz,
+    resource_id           text
 );
 
 -- Server-wide settings (the admin project's id, ...). Not per project: a Citus reference table.
