@@ -70,6 +70,11 @@ class Settings:
     # How long a one-time link to set a password works: a reset link, and an invite's.
     password_reset_seconds: int = field(default_factory=lambda: _env_int("FIRESIDE_PASSWORD_RESET_SECONDS", 3600))
     invite_seconds: int = field(default_factory=lambda: _env_int("FIRESIDE_INVITE_SECONDS", 7 * 24 * 3600))
+    # Hosts (names or IP literals, comma-separated) the server may fetch from although they are
+    # not public, and over plain http: a client's jwksUri, an identity provider's endpoints
+    # (fireside/auth/outbound.py). Empty: https to public addresses only.
+    outbound_allow_hosts: tuple[str, ...] = field(default_factory=lambda: tuple(
+        host.strip() for host in os.environ.get("FIRESIDE_OUTBOUND_ALLOW_HOSTS", "").split(",") if host.strip()))
     # Serve HTTPS with this certificate chain and key (PEM files); see `fireside serve --tls-cert`.
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -164,6 +164,8 @@ def start_server(database_url: str, data_dir: Path, listen: socket.socket | None
     (an OpenID Connect provider's `public_url` is its issuer)."""
     from fireside.api import create_app
 
+    # Test servers fetch from each other on this machine (jwksUri, identity providers): allowed here.
+    overrides.setdefault("outbound_allow_hosts", ("127.0.0.1",))
     settings = Settings(data_dir=data_dir, database_url=database_url, secret_key="test-secret-key", **overrides)
     app = create_app(settings, database_url)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", ws="none")

@@ -34,6 +34,7 @@ from fireside.auth.federation import (
     take_pending,
 )
 from fireside.auth.oidc_client import ProviderError
+from fireside.auth.outbound import OutboundPolicy
 from fireside.auth.rate_limits import RateLimited
 
 IDP_PATH = "/oauth2/idp"
@@ -56,7 +57,8 @@ async def idp_start_endpoint(request: Request) -> Response:
         await check_rate_limits(request, services, auth_request.client_id)
         try:
             location = await start_federated_sign_in(services.store, auth_request, form.get("provider", ""),
-                                                     binding or "", _callback_url(request))
+                                                     binding or "", _callback_url(request),
+                                                     OutboundPolicy.allowing(services.settings.outbound_allow_hosts))
         except ProviderError:
             return await login_form(request, auth_request, binding, "", "That sign-in provider cannot be reached "
                                     "right now; try again later or sign in with your password.", 502)
@@ -86,7 +88,7 @@ async def idp_callback_endpoint(request: Request) -> Response:
                                     pending.request)
         signed_in = await finish_federated_sign_in(
             services.store, services.settings.resolve_secret_key(), pending, params["code"], _callback_url(request),
-            lockout_policy(services))
+            lockout_policy(services), OutboundPolicy.allowing(services.settings.outbound_allow_hosts))
     except FederationRefused as refused:
         client_id = refused.request.client_id if refused.request else None
         audit_oauth(request, services, "login", 401, None, client_id=client_id, alt_id=refused.email,

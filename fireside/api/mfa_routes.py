@@ -1,6 +1,9 @@
-"""TOTP second factor endpoints: the sign-in's code step, and a user turning TOTP on and off.
-The rules live in `fireside.auth.second_factor` and `fireside.auth.mfa`; these handlers parse
-requests and shape responses.
+"""TOTP second factor endpoints: the sign-in's code step, and a user turning TOTP on and off and
+renewing their recovery codes. The rules live in `fireside.auth.second_factor` and
+`fireside.auth.mfa`; these handlers parse requests, audit and shape responses.
+
+Each of the user's own actions leaves an AuditEvent in the token's project, refused or not: who
+(the user, the client), the outcome and the source address; never the secret, a code or a password.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from fireside.api.oauth_routes import (
     signed_in_response,
 )
 from fireside.auth import AuthorizationPageError, AuthorizationRedirectError, OAuthError, SignInFailed, TokenGrant
-from fireside.auth.mfa import MfaRefused, confirm_enrollment, start_enrollment, turn_off
+from fireside.auth.mfa import MfaRefused, confirm_enrollment, renew_codes, start_enrollment, turn_off
 from fireside.auth.rate_limits import RateLimited
+from fireside.auth.recovery_codes import looks_like_recovery_code
 from fireside.auth.second_factor import read_second_factor_token, sign_in_with_code
 from fireside.auth.totp import DIGITS
 from fireside.fhir.errors import FhirError
@@ -48,10 +52,11 @@ async def second_factor_endpoint(request: Request) -> Response:
     except OAuthError as error:
         return _page("Sign-in request refused", error.description, 400)
     auth_request = pending.request
+    code = form.get("code", "")
     try:
         await check_rate_limits(request, services, auth_request.client_id)
         signed_in = await sign_in_with_code(services.store, services.settings.resolve_secret_key(), pending,
-                                            form.get("code", ""), lockout_policy(services))
+                                            code, lockout_policy(services))
     except RateLimited as limited:
         return _page("Too many sign-in attempts", f"Try again in {limited.retry_after} seconds.", 429,
                      {"Retry-After": str(limited.retry_after)})
@@ -64,6 +69,9 @@ async def second_factor_endpoint(request: Request) -> Response:
     except AuthorizationRedirectError as error:
         return _redirect(error.redirect_uri, {"error": error.error, "error_description": error.description,
                                               "state": error.state})
+    if looks_like_recovery_code(code):  # one fewer left: worth a line of its own in the audit
+        audit_oauth(request, services, "recovery-code-used", 200, signed_in.project_id, signed_in.user_reference,
+                    auth_request.client_id)
     return signed_in_response(request, auth_request, signed_in, binding)
 
 
@@ -75,36 +83,50 @@ async def enroll_endpoint(request: Request) -> Response:
                                             fields.get("password", ""), lockout_policy(services))
         return {"secret": enrollment.secret, "otpauth_uri": enrollment.otpauth_uri, "digits": DIGITS, "period": 30}
 
-    return await _as_user(request, work)
+    return await _as_user(request, "totp-enroll", work)
 
 
 async def verify_endpoint(request: Request) -> Response:
-    """`POST /oauth2/mfa/verify` (Bearer, `code`): the enrollment's first code turns TOTP on."""
+    """`POST /oauth2/mfa/verify` (Bearer, `code`): the enrollment's first code turns TOTP on; the
+    answer holds the recovery codes, shown this once."""
     async def work(grant: TokenGrant, fields: dict[str, str]) -> dict[str, Any]:
         services = _services(request)
-        await confirm_enrollment(services.store, services.settings.resolve_secret_key(), grant,
-                                 fields.get("code", ""), lockout_policy(services))
-        return {"enabled": True}
+        codes = await confirm_enrollment(services.store, services.settings.resolve_secret_key(), grant,
+                                         fields.get("code", ""), lockout_policy(services))
+        return {"enabled": True, "recovery_codes": codes}
 
-    return await _as_user(request, work)
+    return await _as_user(request, "totp-enable", work)
 
 
 async def disable_endpoint(request: Request) -> Response:
-    """`POST /oauth2/mfa/disable` (Bearer, `code`): a current code turns TOTP off."""
+    """`POST /oauth2/mfa/disable` (Bearer, `code`): a current code, or a recovery code, turns TOTP off."""
     async def work(grant: TokenGrant, fields: dict[str, str]) -> dict[str, Any]:
         services = _services(request)
         await turn_off(services.store, services.settings.resolve_secret_key(), grant, fields.get("code", ""),
                        lockout_policy(services))
         return {"enabled": False}
 
-    return await _as_user(request, work)
+    return await _as_user(request, "totp-disable", work)
+
+
+async def recovery_codes_endpoint(request: Request) -> Response:
+    """`POST /oauth2/mfa/recovery-codes` (Bearer, `password`, `code`): a new set of recovery codes,
+    replacing the old one."""
+    async def work(grant: TokenGrant, fields: dict[str, str]) -> dict[str, Any]:
+        services = _services(request)
+        codes = await renew_codes(services.store, services.settings.resolve_secret_key(), grant,
+                                  fields.get("password", ""), fields.get("code", ""), lockout_policy(services))
+        return {"recovery_codes": codes}
+
+    return await _as_user(request, "recovery-codes", work)
 
 
 UserWork = Callable[[TokenGrant, dict[str, str]], Awaitable[dict[str, Any]]]
 
 
-async def _as_user(request: Request, work: UserWork) -> Response:
-    """Run `work` for the user whose access token the request carries; JSON errors otherwise."""
+async def _as_user(request: Request, action: str, work: UserWork) -> Response:
+    """Run `work` for the user whose access token the request carries, and audit it as `action`;
+    JSON errors otherwise."""
     services = _services(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     challenge = {"WWW-Authenticate": 'Bearer realm="fireside", error="invalid_token"'}
@@ -121,10 +143,13 @@ async def _as_user(request: Request, work: UserWork) -> Response:
         return JSONResponse({"error": "temporarily_unavailable", "error_description": "Too many requests"},
                             status_code=429, headers={**_NO_STORE, "Retry-After": str(limited.retry_after)})
     except MfaRefused as refused:
+        audit_oauth(request, services, action, refused.status, grant.project_id, grant.subject, grant.client_id,
+                    locked=refused.locked)
         return JSONResponse({"error": refused.error, "error_description": refused.description},
                             status_code=refused.status, headers=_NO_STORE)
     except OAuthError as error:
         return JSONResponse({"error": error.error, "error_description": error.description}, status_code=400)
+    audit_oauth(request, services, action, 200, grant.project_id, grant.subject, grant.client_id)
     return JSONResponse(body, headers=_NO_STORE)
 
 
@@ -147,4 +172,5 @@ def mfa_routes() -> list[Route]:
         Route(MFA_PATH + "/enroll", enroll_endpoint, methods=["POST"]),
         Route(MFA_PATH + "/verify", verify_endpoint, methods=["POST"]),
         Route(MFA_PATH + "/disable", disable_endpoint, methods=["POST"]),
+        Route(MFA_PATH + "/recovery-codes", recovery_codes_endpoint, methods=["POST"]),
     ]

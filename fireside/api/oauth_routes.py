@@ -54,6 +54,7 @@ from fireside.auth import (
     userinfo,
 )
 from fireside.auth.identity_providers import project_identity_providers
+from fireside.auth.outbound import OutboundPolicy
 from fireside.auth.patient_picker import sign_picker_token
 from fireside.auth.rate_limits import RateLimited
 from fireside.auth.second_factor import start_second_factor
@@ -118,8 +119,10 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 
 
 async def _client(request: Request, form: Mapping[str, str]) -> AuthenticatedClient:
-    return await authenticate_request_client(_services(request).store, form, _basic_credentials(request),
-                                             _base(request) + "/oauth2/token")
+    services = _services(request)
+    return await authenticate_request_client(services.store, form, _basic_credentials(request),
+                                             _base(request) + "/oauth2/token",
+                                             OutboundPolicy.allowing(services.settings.outbound_allow_hosts))
 
 
 async def token_endpoint(request: Request) -> Response:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import jwt
 
 from fireside.auth.clients import RegisteredClient, find_client
 from fireside.auth.oauth import OAuthError, invalid_client
+from fireside.auth.outbound import STRICT, OutboundError, OutboundPolicy, OutboundRefused, fetch
 from fireside.auth.projects import authenticate_client
 from fireside.store import ResourceStore
 
@@ -38,16 +38,18 @@ class AuthenticatedClient:
 
 
 async def authenticate_request_client(
-    store: ResourceStore, form: Mapping[str, str], basic: tuple[str, str] | None, token_url: str
+    store: ResourceStore, form: Mapping[str, str], basic: tuple[str, str] | None, token_url: str,
+    outbound: OutboundPolicy = STRICT,
 ) -> AuthenticatedClient:
-    """The client a token-endpoint request comes from, or `invalid_client` (401)."""
+    """The client a token-endpoint request comes from, or `invalid_client` (401). A `jwksUri` is
+    fetched only as `outbound` allows (fireside/auth/outbound.py)."""
     if basic is not None:
         if "client_secret" in form or "client_assertion" in form:
             # RFC 6749 2.3: one authentication method per request.
             raise OAuthError("invalid_request", "Use one client authentication method, not several")
         return await _by_secret(store, *basic, "client_secret_basic", form.get("client_id"))
     if "client_assertion_type" in form or "client_assertion" in form:
-        return await _by_assertion(store, form, token_url)
+        return await _by_assertion(store, form, token_url, outbound)
     client_id = form.get("client_id")
     if not client_id:
         raise invalid_client("Client authentication is required")
@@ -74,7 +76,8 @@ async def _by_secret(
     return AuthenticatedClient(client, method)
 
 
-async def _by_assertion(store: ResourceStore, form: Mapping[str, str], token_url: str) -> AuthenticatedClient:
+async def _by_assertion(store: ResourceStore, form: Mapping[str, str], token_url: str,
+                        outbound: OutboundPolicy) -> AuthenticatedClient:
     if form.get("client_assertion_type") != JWT_BEARER_ASSERTION:
         raise invalid_client(f"client_assertion_type must be {JWT_BEARER_ASSERTION}")
     assertion = form.get("client_assertion", "")
@@ -89,19 +92,19 @@ async def _by_assertion(store: ResourceStore, form: Mapping[str, str], token_url
     client = await find_client(store, client_id)
     if client is None or not client.has_keys:
         raise invalid_client("Unknown client, or it has no registered keys")
-    claims = await _verify_assertion(client, assertion, header, token_url)
+    claims = await _verify_assertion(client, assertion, header, token_url, outbound)
     await _use_jti_once(store, client, claims)
     return AuthenticatedClient(client, "private_key_jwt")
 
 
 async def _verify_assertion(
-    client: RegisteredClient, assertion: str, header: dict[str, Any], token_url: str
+    client: RegisteredClient, assertion: str, header: dict[str, Any], token_url: str, outbound: OutboundPolicy
 ) -> dict[str, Any]:
     algorithm = header.get("alg")
     if algorithm not in ASSERTION_ALGORITHMS:
         raise invalid_client(f"client_assertion alg must be one of {', '.join(ASSERTION_ALGORITHMS)}")
     last_error: Exception | None = None
-    for key in await _candidate_keys(client, header.get("kid"), str(algorithm)):
+    for key in await _candidate_keys(client, header.get("kid"), str(algorithm), outbound):
         try:
             claims: dict[str, Any] = jwt.decode(
                 assertion, key, algorithms=[str(algorithm)], audience=token_url, issuer=client.id,
@@ -120,8 +123,8 @@ async def _verify_assertion(
     raise invalid_client(f"client_assertion signature does not verify with the client's keys ({last_error})")
 
 
-async def _candidate_keys(client: RegisteredClient, kid: Any, algorithm: str) -> list[Any]:
-    jwks = client.jwks if client.jwks is not None else await _fetch_jwks(str(client.jwks_uri))
+async def _candidate_keys(client: RegisteredClient, kid: Any, algorithm: str, outbound: OutboundPolicy) -> list[Any]:
+    jwks = client.jwks if client.jwks is not None else await _fetch_jwks(str(client.jwks_uri), outbound)
     keys = []
     wanted_type = "RSA" if algorithm.startswith("RS") else "EC"
     for jwk in jwks.get("keys", []):
@@ -136,23 +139,29 @@ async def _candidate_keys(client: RegisteredClient, kid: Any, algorithm: str) ->
     return keys
 
 
-_fetched_jwks: dict[str, tuple[dict[str, Any], float]] = {}
+# By policy too: a set fetched under one policy is not served to a caller whose policy forbids the URL.
+_fetched_jwks: dict[tuple[OutboundPolicy, str], tuple[dict[str, Any], float]] = {}
 
 
-async def _fetch_jwks(uri: str) -> dict[str, Any]:
-    cached = _fetched_jwks.get(uri)
+async def _fetch_jwks(uri: str, outbound: OutboundPolicy) -> dict[str, Any]:
+    cached = _fetched_jwks.get((outbound, uri))
     if cached is not None and cached[1] > time.monotonic():
         return cached[0]
     try:
-        async with httpx.AsyncClient(timeout=5) as http:
-            response = await http.get(uri)
-            response.raise_for_status()
-            jwks = response.json()
-    except (httpx.HTTPError, ValueError) as error:
-        raise invalid_client(f"The client's jwksUri could not be read: {type(error).__name__}") from error
+        response = await fetch(outbound, "GET", uri, headers={"Accept": "application/json"})
+    except OutboundRefused as error:
+        raise invalid_client(f"The client's jwksUri is not fetched: {error}") from error
+    except OutboundError as error:
+        raise invalid_client(f"The client's jwksUri could not be read: {error}") from error
+    if response.status_code != 200:
+        raise invalid_client(f"The client's jwksUri could not be read: HTTP {response.status_code}")
+    try:
+        jwks = response.json()
+    except ValueError as error:
+        raise invalid_client("The client's jwksUri does not hold JSON") from error
     if not isinstance(jwks, dict):
         raise invalid_client("The client's jwksUri does not hold a JWK Set")
-    _fetched_jwks[uri] = (jwks, time.monotonic() + JWKS_URI_CACHE_SECONDS)
+    _fetched_jwks[(outbound, uri)] = (jwks, time.monotonic() + JWKS_URI_CACHE_SECONDS)
     return jwks
 
 

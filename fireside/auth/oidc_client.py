@@ -8,7 +8,9 @@
   JWKS named by `kid` (the set is fetched again once on an unknown kid: the provider rotated),
   `iss`, `aud` (and `azp` when present), `exp`, `iat`, the `nonce` sent, and an `email` whose
   `email_verified` is not false.
-Every failure is a `ProviderError`; its message names what was wrong, never a token or secret.
+Every request goes through fireside/auth/outbound.py: https to public addresses only, unless the
+host is on the allow-list. Every failure is a `ProviderError`; its message names what was wrong,
+never a token or secret.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from urllib.parse import quote_plus
 import httpx
 import jwt
 
+from fireside.auth.outbound import STRICT, OutboundError, OutboundPolicy, OutboundRefused, fetch
+
 DISCOVERY_CACHE_SECONDS = 300
-HTTP_TIMEOUT_SECONDS = 10
 # Never `none` and never HMAC: an HS256 token "signed" with a public key is the classic forgery.
 ID_TOKEN_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512")
 # A key set is fetched again for an unknown kid at most this often, so made-up kids cost no fetch each.
@@ -66,42 +69,50 @@ class VerifiedIdentity:
     family_name: str | None
 
 
-_discovered: dict[str, tuple[ProviderMetadata, float]] = {}
-_jwks: dict[str, tuple[dict[str, Any], float]] = {}
-_jwks_fetched_at: dict[str, float] = {}
+# Keyed by policy too: what one policy fetched is not served to a caller whose policy forbids it.
+_discovered: dict[tuple[OutboundPolicy, str], tuple[ProviderMetadata, float]] = {}
+_jwks: dict[tuple[OutboundPolicy, str], tuple[dict[str, Any], float]] = {}
+_jwks_fetched_at: dict[tuple[OutboundPolicy, str], float] = {}
 
 
-async def discover(issuer: str) -> ProviderMetadata:
-    cached = _discovered.get(issuer)
+async def discover(issuer: str, outbound: OutboundPolicy = STRICT) -> ProviderMetadata:
+    cached = _discovered.get((outbound, issuer))
     if cached is not None and cached[1] > time.monotonic():
         return cached[0]
-    document = await _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery document")
+    document = await _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery document",
+                               outbound)
     if document.get("issuer") != issuer:
         raise ProviderError("The provider's discovery document names another issuer")
     try:
         metadata = ProviderMetadata(
             issuer=issuer,
-            authorization_endpoint=_https_or_local(document["authorization_endpoint"]),
-            token_endpoint=_https_or_local(document["token_endpoint"]),
-            jwks_uri=_https_or_local(document["jwks_uri"]),
+            authorization_endpoint=_https_or_allowed(document["authorization_endpoint"], outbound),
+            token_endpoint=_https_or_allowed(document["token_endpoint"], outbound),
+            jwks_uri=_https_or_allowed(document["jwks_uri"], outbound),
             token_auth_methods=tuple(document.get("token_endpoint_auth_methods_supported") or ()),
         )
     except (KeyError, TypeError) as error:
         raise ProviderError("The provider's discovery document lacks an endpoint") from error
-    _discovered[issuer] = (metadata, time.monotonic() + DISCOVERY_CACHE_SECONDS)
+    _discovered[(outbound, issuer)] = (metadata, time.monotonic() + DISCOVERY_CACHE_SECONDS)
     return metadata
 
 
-def _https_or_local(url: Any) -> str:
-    # Discovery 1.0 section 3 wants https; plain http only to this machine (development, tests).
-    if not isinstance(url, str) or not (url.startswith("https://") or url.startswith(("http://127.0.0.1",
-                                                                                         "http://localhost"))):
-        raise ProviderError("The provider's discovery document has an endpoint that is not https")
-    return url
+def _https_or_allowed(url: Any, outbound: OutboundPolicy) -> str:
+    # Discovery 1.0 section 3 wants https; plain http only to a host on the allow-list (development,
+    # tests). The browser is sent to the authorization endpoint, so it is checked here too.
+    if isinstance(url, str):
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            parsed = None
+        if parsed is not None and parsed.host and (
+                parsed.scheme == "https" or (parsed.scheme == "http" and outbound.allows(parsed.host))):
+            return url
+    raise ProviderError("The provider's discovery document has an endpoint that is not https")
 
 
 async def exchange_code(metadata: ProviderMetadata, client_id: str, client_secret: str, code: str,
-                        redirect_uri: str, code_verifier: str) -> str:
+                        redirect_uri: str, code_verifier: str, outbound: OutboundPolicy = STRICT) -> str:
     """The ID token the provider gives for `code`."""
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
             "code_verifier": code_verifier}
@@ -112,12 +123,7 @@ async def exchange_code(metadata: ProviderMetadata, client_id: str, client_secre
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     else:
         form.update(client_id=client_id, client_secret=client_secret)
-    try:
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as http:
-            response = await http.post(metadata.token_endpoint, data=form, headers=headers)
-    except httpx.HTTPError as error:
-        raise ProviderError(f"The provider's token endpoint did not answer ({type(error).__name__})",
-                            unreachable=True) from error
+    response = await _request(outbound, "POST", metadata.token_endpoint, "token endpoint", form, headers)
     body = _json_object(response)
     if response.status_code != 200:
         raise ProviderError(f"The provider refused the code: {body.get('error', response.status_code)}",
@@ -128,7 +134,8 @@ async def exchange_code(metadata: ProviderMetadata, client_id: str, client_secre
     return id_token
 
 
-async def verify_id_token(metadata: ProviderMetadata, client_id: str, id_token: str, nonce: str) -> VerifiedIdentity:
+async def verify_id_token(metadata: ProviderMetadata, client_id: str, id_token: str, nonce: str,
+                          outbound: OutboundPolicy = STRICT) -> VerifiedIdentity:
     try:
         header = jwt.get_unverified_header(id_token)
     except jwt.PyJWTError as error:
@@ -136,7 +143,7 @@ async def verify_id_token(metadata: ProviderMetadata, client_id: str, id_token: 
     algorithm = header.get("alg")
     if algorithm not in ID_TOKEN_ALGORITHMS:
         raise ProviderError(f"The ID token's algorithm {algorithm!r} is not accepted")
-    key = await _signing_key(metadata, header.get("kid"), str(algorithm))
+    key = await _signing_key(metadata, header.get("kid"), str(algorithm), outbound)
     try:
         claims: dict[str, Any] = jwt.decode(
             id_token, key, algorithms=[str(algorithm)], audience=client_id, issuer=metadata.issuer,
@@ -165,9 +172,9 @@ def _identity(issuer: str, claims: dict[str, Any]) -> VerifiedIdentity:
                             family if isinstance(family, str) else None)
 
 
-async def _signing_key(metadata: ProviderMetadata, kid: Any, algorithm: str) -> Any:
+async def _signing_key(metadata: ProviderMetadata, kid: Any, algorithm: str, outbound: OutboundPolicy) -> Any:
     for refresh in (False, True):
-        jwks = await _provider_jwks(metadata.jwks_uri, refresh)
+        jwks = await _provider_jwks(metadata.jwks_uri, refresh, outbound)
         for jwk in jwks.get("keys", []):
             if isinstance(jwk, dict) and (kid is None or jwk.get("kid") == kid) and jwk.get("use", "sig") == "sig":
                 try:
@@ -177,25 +184,31 @@ async def _signing_key(metadata: ProviderMetadata, kid: Any, algorithm: str) -> 
     raise ProviderError("The ID token is signed by a key the provider does not publish")
 
 
-async def _provider_jwks(uri: str, refresh: bool) -> dict[str, Any]:
-    cached = _jwks.get(uri)
+async def _provider_jwks(uri: str, refresh: bool, outbound: OutboundPolicy) -> dict[str, Any]:
+    key = (outbound, uri)
+    cached = _jwks.get(key)
     now = time.monotonic()
     if cached is not None and cached[1] > now and (
-            not refresh or now - _jwks_fetched_at.get(uri, float("-inf")) < JWKS_REFETCH_SECONDS):
+            not refresh or now - _jwks_fetched_at.get(key, float("-inf")) < JWKS_REFETCH_SECONDS):
         return cached[0]
-    jwks = await _get_json(uri, "key set")
-    _jwks[uri] = (jwks, now + DISCOVERY_CACHE_SECONDS)
-    _jwks_fetched_at[uri] = now
+    jwks = await _get_json(uri, "key set", outbound)
+    _jwks[key] = (jwks, now + DISCOVERY_CACHE_SECONDS)
+    _jwks_fetched_at[key] = now
     return jwks
 
 
-async def _get_json(url: str, what: str) -> dict[str, Any]:
+async def _request(outbound: OutboundPolicy, method: str, url: str, what: str, form: dict[str, str] | None,
+                   headers: dict[str, str]) -> httpx.Response:
     try:
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as http:
-            response = await http.get(url, headers={"Accept": "application/json"})
-    except httpx.HTTPError as error:
-        raise ProviderError(f"The provider's {what} could not be fetched ({type(error).__name__})",
-                            unreachable=True) from error
+        return await fetch(outbound, method, url, data=form, headers=headers)
+    except OutboundRefused as error:
+        raise ProviderError(f"The provider's {what} is not fetched: {error}") from error
+    except OutboundError as error:
+        raise ProviderError(f"The provider's {what} could not be fetched ({error})", unreachable=True) from error
+
+
+async def _get_json(url: str, what: str, outbound: OutboundPolicy) -> dict[str, Any]:
+    response = await _request(outbound, "GET", url, what, None, {"Accept": "application/json"})
     if response.status_code != 200:
         raise ProviderError(f"The provider's {what} could not be fetched (HTTP {response.status_code})",
                             unreachable=True)

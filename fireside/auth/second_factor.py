@@ -4,8 +4,9 @@ A correct password for such a user records a challenge (a random id, in `mfa_cha
 hands the browser a signed token naming it, the user and the checked authorization request, bound
 to the sign-in form's cookie like the form itself (fireside/auth/authorize.py). Only a correct
 code for that token finishes the sign-in, so the step cannot be skipped: no authorization code
-exists before it. The challenge is used once, lives CHALLENGE_SECONDS, and dies after
-MAX_CODE_ATTEMPTS wrong codes (each also counts toward the email's lock-out).
+exists before it. One of the user's recovery codes (fireside/auth/recovery_codes.py) stands in
+for a TOTP code, once. The challenge is used once, lives CHALLENGE_SECONDS, and dies after
+MAX_CODE_ATTEMPTS wrong codes, TOTP or recovery (each also counts toward the email's lock-out).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def read_second_factor_token(tokens: TokenService, token: str, binding: str | No
 async def sign_in_with_code(
     store: ResourceStore, secret_key: str, pending: PendingSignIn, code: str, lockout: LockoutPolicy | None = None
 ) -> SignedIn:
-    """Check the code, spend the challenge and finish the sign-in; `SignInFailed` shows the form again."""
+    """Check the code (TOTP or recovery), spend the challenge and finish the sign-in; `SignInFailed`
+    shows the form again."""
     client = await current_client(store, pending.request)
     if lockout is not None and await is_locked(store, pending.email):
         raise SignInFailed(lockout.message, locked=True)

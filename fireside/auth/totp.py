@@ -2,8 +2,9 @@
 
 Six digits, 30-second steps, HMAC-SHA1: what authenticator apps assume when an `otpauth://` URI
 says nothing else. A user turns it on in two steps: enrolling makes a secret (shown once, as the
-URI an app scans), and the first correct code proves the app has it and turns it on. Turning it
-off takes a current code too.
+URI an app scans), and the first correct code proves the app has it and turns it on, issuing
+the recovery codes (fireside/auth/recovery_codes.py) that stand in for a code when the app is
+lost. Turning it off takes a current code (or a recovery code) too, and deletes them.
 
 The secret is kept encrypted with the server's secret key (fireside/auth/encryption.py), never
 logged. RFC 6238 section 5.2 says a code is accepted once: each user's `last_step` records the
@@ -23,6 +24,7 @@ from psycopg import AsyncConnection
 
 from fireside.auth.encryption import seal, unseal
 from fireside.auth.memberships import UserAccount
+from fireside.auth.recovery_codes import delete_codes, looks_like_recovery_code, replace_codes, spend_code
 from fireside.store import ResourceStore
 
 DIGITS = 6
@@ -67,28 +69,51 @@ async def is_enabled(store: ResourceStore, user_id: str) -> bool:
         return await cursor.fetchone() is not None
 
 
-async def activate(store: ResourceStore, secret_key: str, user_id: str, code: str) -> bool:
-    """Turn TOTP on with the enrollment's first code; False when the code is wrong."""
-    async with store.pool.connection() as conn:
+async def activate(store: ResourceStore, secret_key: str, user_id: str, code: str) -> list[str] | None:
+    """Turn TOTP on with the enrollment's first code: its new recovery codes, or None when the code
+    is wrong."""
+    async with store.pool.connection() as conn, conn.transaction():
         if not await _spend_code(conn, secret_key, user_id, code, enabled=False):
-            return False
+            return None
         await conn.execute("UPDATE user_totp SET enabled_at = now() WHERE user_id = %s", [user_id])
-    return True
+        return await replace_codes(conn, secret_key, user_id)
 
 
 async def deactivate(store: ResourceStore, secret_key: str, user_id: str, code: str) -> bool:
-    """Turn TOTP off (forgetting the secret) with a current code; False when the code is wrong."""
-    async with store.pool.connection() as conn:
-        if not await _spend_code(conn, secret_key, user_id, code, enabled=True):
+    """Turn TOTP off (forgetting the secret and the recovery codes) with a current code or a
+    recovery code (the way back for a user whose app is lost); False when the code is wrong."""
+    async with store.pool.connection() as conn, conn.transaction():
+        if not await _spend_either(conn, secret_key, user_id, code):
             return False
+        await delete_codes(conn, user_id)
         await conn.execute("DELETE FROM user_totp WHERE user_id = %s", [user_id])
     return True
 
 
+async def renew_recovery_codes(store: ResourceStore, secret_key: str, user_id: str, code: str) -> list[str] | None:
+    """A new set of recovery codes, replacing the old, for a current TOTP code (not a recovery
+    code: one of the old set must not mint a new set); None when the code is wrong."""
+    async with store.pool.connection() as conn, conn.transaction():
+        if not await _spend_code(conn, secret_key, user_id, code, enabled=True):
+            return None
+        return await replace_codes(conn, secret_key, user_id)
+
+
 async def check_code(store: ResourceStore, secret_key: str, user_id: str, code: str) -> bool:
-    """Whether `code` is a current, unused code of the user's (enabled) TOTP; it is then used up."""
+    """Whether `code` is a current, unused code of the user's (enabled) TOTP, or one of their
+    unused recovery codes; it is then used up."""
     async with store.pool.connection() as conn:
+        return await _spend_either(conn, secret_key, user_id, code)
+
+
+async def _spend_either(conn: AsyncConnection[Any], secret_key: str, user_id: str, code: str) -> bool:
+    if not looks_like_recovery_code(code):
         return await _spend_code(conn, secret_key, user_id, code, enabled=True)
+    cursor = await conn.execute(
+        "SELECT 1 FROM user_totp WHERE user_id = %s AND enabled_at IS NOT NULL", [user_id])
+    if await cursor.fetchone() is None:
+        raise TotpStateError("Two-factor sign-in is not on")
+    return await spend_code(conn, secret_key, user_id, code)
 
 
 async def _spend_code(conn: AsyncConnection[Any], secret_key: str, user_id: str, code: str, enabled: bool) -> bool:

@@ -1,5 +1,6 @@
 """Sign-in through an external OpenID Connect provider: a second Fireside, on its own database,
-is the provider, over real HTTP; the browser's redirects are followed by hand."""
+is the provider, over real HTTP; the browser's redirects are followed by hand. The provider's
+account (issuer, sub) is linked to the user at the first sign-in and decides from then on."""
 
 from __future__ import annotations
 
@@ -23,14 +24,18 @@ import psycopg
 import pytest
 
 from fireside.auth.oidc_client import ProviderError, discover, verify_id_token
+from fireside.auth.outbound import OutboundPolicy
 from fireside.auth.passwords import hash_client_secret, new_client_secret
 from fireside.auth.projects import system_context
 from fireside.store import ResourceStore, new_resource_id
 from tests.auth.conftest import PASSWORD, REDIRECT_URI, Identity, claims_of, form_token, pkce_pair, redirect_query
 from tests.auth.mail import MailSink
+from tests.auth.test_audit import audit_events, subtype
 from tests.conftest import RunningServer, _create_database, _drop_database, start_server, unshared_port
 
 EMAIL = "ana@clinic.example"
+# The provider is on this machine: what the test servers allow (tests/conftest.py).
+LOOPBACK = OutboundPolicy.allowing(["127.0.0.1"])
 NEW_PASSWORD = "a brand new passphrase"
 CALLBACK_PATH = "/oauth2/idp/callback"
 
@@ -61,6 +66,19 @@ class Provider:
                             data={"token": link.split("token=", 1)[1], "password": NEW_PASSWORD,
                                   "confirm": NEW_PASSWORD})
         assert answer.status_code == 200, answer.text
+
+    def change_email(self, old: str, new: str) -> None:
+        """The provider's account with `old` now has `new` (still verified: the same account)."""
+        with psycopg.connect(self.identity.server.database_url) as conn:
+            changed = conn.execute("UPDATE user_credential SET email = %s WHERE email = %s", [new, old])
+            assert changed.rowcount == 1
+
+    def subject(self, email: str) -> str:
+        """The `sub` the provider gives the account with `email`."""
+        with psycopg.connect(self.identity.server.database_url) as conn:
+            row = conn.execute("SELECT user_id FROM user_credential WHERE email = %s", [email]).fetchone()
+        assert row is not None
+        return str(row[0])
 
 
 @pytest.fixture
@@ -271,10 +289,12 @@ def test_the_id_token_check_refuses_another_audience_a_tampered_token_and_a_wron
     assert claims_of(id_token)["email_verified"] is True
 
     async def check(token: str, audience: str, nonce: str) -> str:
-        metadata = await discover(provider.issuer)
-        return (await verify_id_token(metadata, audience, token, nonce)).email
+        metadata = await discover(provider.issuer, LOOPBACK)
+        return (await verify_id_token(metadata, audience, token, nonce, LOOPBACK)).email
 
     assert asyncio.run(check(id_token, provider.client_id, "n-1")) == EMAIL
+    with pytest.raises(ProviderError, match="allow-list"):  # by default, only public https hosts
+        asyncio.run(discover(provider.issuer))
     header, _, signature = id_token.split(".")
     claims = {**claims_of(id_token), "email": "admin@clinic.example"}
     forged_payload = base64.urlsafe_b64encode(orjson.dumps(claims)).decode().rstrip("=")
@@ -348,6 +368,61 @@ def test_only_a_super_admin_configures_a_provider(identity: Identity, provider: 
                         json={"name": "Mine", "issuer": provider.issuer, "clientId": "x", "clientSecret": "y"})
     assert answer.status_code == 403
     assert "Sign in with" not in identity.authorize(app_id).text
+
+
+def federated_user(identity: Identity, provider: Provider, app_id: str, email: str) -> str:
+    """Sign in to the app through the provider as `email` there; the user id the app's tokens name."""
+    journey = at_provider(identity, provider, app_id, email)
+    query = redirect_query(identity.browser.get(journey.callback))
+    assert "code" in query, query
+    tokens = identity.token(grant_type="authorization_code", code=query["code"], redirect_uri=REDIRECT_URI,
+                            client_id=app_id, code_verifier=journey.verifier).json()
+    user_id: str = claims_of(tokens["id_token"])["sub"]
+    return user_id
+
+
+def _links(identity: Identity) -> list[tuple[str, str, str]]:
+    with psycopg.connect(identity.server.database_url) as conn:
+        rows = conn.execute("SELECT issuer, subject, user_id FROM federated_identity").fetchall()
+    return [(str(row[0]), str(row[1]), str(row[2])) for row in rows]
+
+
+def test_an_email_changed_at_the_provider_still_signs_in_the_linked_user(
+    identity: Identity, provider: Provider, mail_sink: MailSink
+) -> None:
+    provider.verified_user(EMAIL, mail_sink)
+    ours = clinic(identity, provider)
+    user_id = identity.user(ours.project_id, EMAIL)
+    assert federated_user(identity, provider, ours.app_id, EMAIL) == user_id
+    assert _links(identity) == [(provider.issuer, provider.subject(EMAIL), user_id)]
+    provider.change_email(EMAIL, "ana.new@clinic.example")
+    # No account here has the new email: the link finds the user.
+    assert federated_user(identity, provider, ours.app_id, "ana.new@clinic.example") == user_id
+    assert len(_links(identity)) == 1
+
+
+def test_another_provider_account_presenting_a_linked_email_is_refused_and_audited(
+    identity: Identity, provider: Provider, mail_sink: MailSink
+) -> None:
+    provider.verified_user(EMAIL, mail_sink)
+    provider.verified_user("other@clinic.example", mail_sink)
+    ours = clinic(identity, provider)
+    user_id = identity.user(ours.project_id, EMAIL)
+    assert federated_user(identity, provider, ours.app_id, EMAIL) == user_id
+    # The provider hands the address to another of its accounts.
+    provider.change_email(EMAIL, "ana.old@clinic.example")
+    provider.change_email("other@clinic.example", EMAIL)
+    journey = at_provider(identity, provider, ours.app_id, EMAIL)
+    query = redirect_query(identity.browser.get(journey.callback))
+    assert query["error"] == "access_denied" and query["state"] == "xyz" and "code" not in query
+    assert "linked to another Other Fireside account" in query["error_description"]
+    admin = identity.server.fhir_client()
+    events = audit_events(admin, lambda found: any(subtype(e) == "110122" for e in found))
+    [failure] = [e for e in events if subtype(e) == "110122"]
+    assert failure["outcome"] == "4" and failure["agent"][0]["altId"] == EMAIL
+    assert [link[2] for link in _links(identity)] == [user_id]
+    # The account first linked still signs in, under its new address.
+    assert federated_user(identity, provider, ours.app_id, "ana.old@clinic.example") == user_id
 
 
 def _patient(identity: Identity, project_id: UUID) -> str:

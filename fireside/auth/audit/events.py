@@ -33,6 +33,13 @@ AUTHENTICATION_SUBTYPES = {
     "password-set": {"system": FIRESIDE_SUBTYPES, "code": "password-set", "display": "Password set by link"},
     "invite": {"system": FIRESIDE_SUBTYPES, "code": "invite", "display": "Member invited"},
     "register": {"system": FIRESIDE_SUBTYPES, "code": "register", "display": "Self-registration"},
+    # Second factor events (fireside/auth/mfa.py, second_factor.py); never the secret or a code.
+    "totp-enroll": {"system": FIRESIDE_SUBTYPES, "code": "totp-enroll", "display": "TOTP enrollment started"},
+    "totp-enable": {"system": FIRESIDE_SUBTYPES, "code": "totp-enable", "display": "TOTP turned on"},
+    "totp-disable": {"system": FIRESIDE_SUBTYPES, "code": "totp-disable", "display": "TOTP turned off"},
+    "recovery-codes": {"system": FIRESIDE_SUBTYPES, "code": "recovery-codes", "display": "Recovery codes renewed"},
+    "recovery-code-used": {"system": FIRESIDE_SUBTYPES, "code": "recovery-code-used",
+                           "display": "Recovery code used to sign in"},
 }
 # AuditEvent.action (http://hl7.org/fhir/audit-event-action): searches, operations, Bundles and
 # sign-ins are "E" (execute), as the value set's definition says for queries and log-on.
