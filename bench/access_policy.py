@@ -1,6 +1,7 @@
-"""What an access policy costs a search: requests/second of one FHIR search over HTTP without a
-policy, with a policy whose criteria match everything (the worst case for the extra SQL: every
-row is checked and none dropped) and with a restrictive one (one patient's Observations).
+"""What an access policy costs a search and a read: requests/second of one FHIR search, and of
+reads by id, over HTTP without a policy, with a policy whose criteria match everything (the worst
+case for the extra SQL: every row is checked and none dropped) and with a restrictive one (one
+patient's Observations). The reads are of that patient's Observations, which every caller may see.
 
     python -m bench.access_policy [--patients 100] [--observations 20] [--requests 60] [--rounds 5]
 
@@ -83,6 +84,18 @@ def rate(client: httpx.Client, params: dict[str, str], requests: int) -> tuple[f
     return requests / (time.perf_counter() - started), total
 
 
+def read_rate(client: httpx.Client, ids: list[str], requests: int) -> float:
+    started = time.perf_counter()
+    for number in range(requests):
+        client.get(f"/Observation/{ids[number % len(ids)]}").raise_for_status()
+    return requests / (time.perf_counter() - started)
+
+
+def observations_of(client: httpx.Client, patient: str) -> list[str]:
+    bundle = client.get("/Observation", params={"subject": f"Patient/{patient}", "_count": "100"}).json()
+    return [entry["resource"]["id"] for entry in bundle["entry"]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=100)
@@ -113,15 +126,20 @@ def main() -> None:
             callers[name] = httpx.Client(base_url=base + "/fhir/R4", timeout=120,
                                          headers={**headers, "Authorization": f"Bearer {token}"})
         params = {"code": f"{LOINC}|glucose", "_count": "20", **({"_total": args.total} if args.total else {})}
+        readable = observations_of(admin, patients[0])
         rates: dict[str, list[float]] = {name: [] for name in callers}
+        reads: dict[str, list[float]] = {name: [] for name in callers}
         totals: dict[str, int] = {}
         for caller in callers.values():  # warm up: caches, compiled policies, pool
             rate(caller, params, 10)
+            read_rate(caller, readable, 10)
         for _ in range(args.rounds):
             for name, caller in callers.items():
                 per_second, totals[name] = rate(caller, params, args.requests)
                 rates[name].append(per_second)
+                reads[name].append(read_rate(caller, readable, args.requests))
     baseline = statistics.median(rates["no policy"])
+    read_baseline = statistics.median(reads["no policy"])
     asked = f"&_total={args.total}" if args.total else ""
     print(f"GET Observation?code=glucose&_count=20{asked} over {args.patients * args.observations} Observations, "
           f"{args.rounds} rounds of {args.requests} sequential requests")
@@ -129,12 +147,18 @@ def main() -> None:
         median = statistics.median(values)
         print(f"  {name:20} {median:7.1f} req/s  ({median / baseline - 1:+.1%})  total={totals[name]}"
               f"  rounds={[round(v, 1) for v in values]}")
+    print(f"GET Observation/<id> of one patient's {len(readable)} Observations")
+    for name, values in reads.items():
+        median = statistics.median(values)
+        print(f"  {name:20} {median:7.1f} req/s  ({median / read_baseline - 1:+.1%})"
+              f"  rounds={[round(v, 1) for v in values]}")
     with RESULTS.open("a") as handle:
         handle.write(json.dumps({
             "bench": "access_policy", "at": datetime.now(UTC).isoformat(), "machine": platform.node(),
             "observations": args.patients * args.observations, "requests": args.requests, "rounds": args.rounds,
             "total": args.total,
             "req_per_s": {name: statistics.median(values) for name, values in rates.items()},
+            "read_req_per_s": {name: statistics.median(values) for name, values in reads.items()},
             "totals": totals,
         }) + "\n")
 

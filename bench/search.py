@@ -25,6 +25,12 @@ PostgreSQL chose for each.
    `results/search-plans.txt`; the table says whether any big table was read by a sequential scan.
 
 Results are appended to results/results.jsonl and printed as a table.
+
+`--policy match-all|laboratory` runs the mix as a user whose ProjectMembership names an
+AccessPolicy (made in the store, the token minted with the server's key): Observations limited
+to `status=final` (every one of them: the worst case for the policy's SQL) or to
+`category=laboratory` (a fifth of them), every other type unrestricted. The plans in
+`search-plans.txt` stay those of the unrestricted search.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from uuid import UUID
 
 import aiohttp
 import httpx
@@ -58,6 +65,7 @@ PLANS = RESULTS.parent / "search-plans.txt"
 MRN = "http://fireside.example/bench/mrn"
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 # A made-up subsumption parent for the bench: the CodeSystem fragment posted below places a
 # handful of the sample Condition codes under it, so that `code:below` expands to several codes.
 BENCH_PARENT = "900000000000441003"
@@ -208,6 +216,12 @@ def sample_values(url: str, project_id: str) -> dict[str, list[str]]:
             "observation_codes": column(
                 "SELECT value FROM search_token WHERE project_id = %s AND resource_type = 'Observation'"
                 " AND parameter = 'code' AND system = %s GROUP BY value ORDER BY count(*) DESC LIMIT 12", LOINC),
+            # The common codes of laboratory Observations: what a caller limited to those searches for.
+            "laboratory_codes": column(
+                "SELECT c.value FROM search_token c JOIN search_token k ON k.project_id = c.project_id"
+                " AND k.resource_type = c.resource_type AND k.resource_id = c.resource_id AND k.parameter = 'category'"
+                " AND k.value = 'laboratory' WHERE c.project_id = %s AND c.resource_type = 'Observation'"
+                " AND c.parameter = 'code' AND c.system = %s GROUP BY c.value ORDER BY count(*) DESC LIMIT 12", LOINC),
             "condition_codes": column(
                 "SELECT value FROM search_token WHERE project_id = %s AND resource_type = 'Condition'"
                 " AND parameter = 'code' AND system = %s GROUP BY value ORDER BY count(*) DESC", SNOMED),
@@ -377,6 +391,46 @@ def _is_big(plan_line: str) -> bool:
     return any(f"Seq Scan on {table}" in plan_line for table in ("resource", "search_"))
 
 
+# --- access policies -------------------------------------------------------------------------
+
+POLICIES = {
+    "match-all": "status=final",
+    "laboratory": f"category={OBSERVATION_CATEGORY}|laboratory",
+}
+
+
+def policy_token(url: str, base: str, project_id: str, policy: str) -> str:
+    """A token of a user whose membership names an AccessPolicy limiting Observations to
+    `POLICIES[policy]`, every other type unrestricted."""
+    from fireside.api.app import load_token_service
+    from fireside.auth import TokenGrant
+    from fireside.auth.projects import system_context
+    from fireside.config import Settings
+    from fireside.store import ResourceStore, new_resource_id, open_pool
+
+    user = f"User/bench-{policy}"
+    rules = [{"resourceType": "Observation", "criteria": f"Observation?{POLICIES[policy]}"},
+             *({"resourceType": kind} for kind in ("Patient", "Encounter", "Condition", "Practitioner", "CodeSystem"))]
+
+    async def store_membership() -> None:
+        pool = await open_pool(url, min_size=1, max_size=2)
+        try:
+            async with ResourceStore(pool).transaction(system_context(UUID(project_id))) as unit:
+                policy_id = new_resource_id()
+                unit.stage_put({"resourceType": "AccessPolicy", "name": f"bench {policy}", "resource": rules},
+                               policy_id, None)
+                membership = {"resourceType": "ProjectMembership", "project": {"reference": f"Project/{project_id}"},
+                              "user": {"reference": user},
+                              "accessPolicy": [{"reference": f"AccessPolicy/{policy_id}"}]}
+                unit.stage_put(membership, new_resource_id(), None)
+        finally:
+            await pool.close()
+
+    asyncio.run(store_membership())
+    tokens = load_token_service(Settings(data_dir=DATA_DIR, public_url=base.removesuffix("/fhir/R4")), url)
+    return tokens.issue(TokenGrant(user, UUID(project_id), "bench", "openid"))
+
+
 # --- running --------------------------------------------------------------------------------
 
 def report(results: list[Result], args: argparse.Namespace, loaded: dict[str, Any]) -> None:
@@ -389,7 +443,7 @@ def report(results: list[Result], args: argparse.Namespace, loaded: dict[str, An
         handle.write(json.dumps({
             "at": datetime.now(UTC).isoformat(timespec="seconds"), "benchmark": "search",
             "machine": f"{platform.machine()} {os.cpu_count()} cores", "clients": args.clients,
-            "requests": args.requests, **loaded, "figures": [asdict(r) for r in results],
+            "requests": args.requests, "policy": args.policy, **loaded, "figures": [asdict(r) for r in results],
         }) + "\n")
 
 
@@ -423,6 +477,10 @@ async def run_queries(base: str, token: str, url: str, args: argparse.Namespace)
     values = sample_values(url, project_id)
     if not await _has_bench_code_system(base, token):
         await post_code_system(base, token, values["condition_codes"])
+    if args.policy != "none":
+        token = await asyncio.to_thread(policy_token, url, base, project_id, args.policy)
+    if args.policy == "laboratory":
+        values["observation_codes"] = values["laboratory_codes"]
     queries = query_mix(values)
     results = [await measure(base, token, query, args.clients, args.requests) for query in queries]
     results += await measure_deep_paging(base, token, values, args.clients, args.pages)
@@ -447,6 +505,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per query")
     parser.add_argument("--pages", type=int, default=100, help="how deep the paging run goes")
     parser.add_argument("--reuse", action="store_true", help="keep a database that is already loaded")
+    parser.add_argument("--policy", choices=("none", *POLICIES), default="none",
+                        help="search as a user whose AccessPolicy limits Observations")
     args = parser.parse_args()
     loaded = ensure_loaded(args)
     url = database_url(args.admin_url)

@@ -67,6 +67,10 @@ from fireside.store import StoredResource
 if TYPE_CHECKING:
     from fireside.search.engine import CompiledSearch
 
+# How many rows of the sort index a page is first looked for in, one try after the other (see
+# engine._page): a page of 20 among matches 1% as dense as the index, then 0.1%; at 1M
+# resources about 5 and 50 ms of probes when the page is not there.
+WALK_FIRST_ROWS = (2_000, 20_000)
 _COLUMNS = sql.SQL("r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content")
 
 # (table, descending) -> (the index column that orders the scan, the column that then picks one
@@ -103,6 +107,10 @@ class Segment:
 
     query: sql.Composed
     params: tuple[Any, ...]
+    # The same statement over only the first WALK_FIRST_ROWS rows of the sort index, a
+    # statement per length: one that fills the page has the answer (engine._page decides when
+    # to try them).
+    first_tries: tuple[Segment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -311,6 +319,9 @@ def _valued(compiled: CompiledSearch, order: SortOrder, after: Position | None, 
             value, sql.SQL("<" if descending else ">"), column.placeholder)
         bound_params = (after.values[0], after.id)
     direction = sql.SQL("DESC" if descending else "ASC")
+    first_tries = tuple(_valued_from_index_head(compiled, parameter.table.name, parameter.rows_in[0], value,
+                                                better, bound, bound_params, direction, head)
+                        for head in WALK_FIRST_ROWS)
     query = sql.SQL(
         "SELECT {columns}, {selected} AS sort_0 FROM {table} i JOIN resource r ON r.project_id = i.project_id"
         " AND r.resource_type = i.resource_type AND r.id = i.resource_id"
@@ -323,7 +334,27 @@ def _valued(compiled: CompiledSearch, order: SortOrder, after: Position | None, 
              table=sql.Identifier(parameter.table.name), better=better,
              where=compiled.where, bound=bound, direction=direction)
     params = (compiled.params[0], compiled.params[1], parameter.rows_in[0], *compiled.params, *bound_params)
-    return Segment(query, params)
+    return Segment(query, params, first_tries)
+
+
+def _valued_from_index_head(
+    compiled: CompiledSearch, table: str, parameter: str, value: sql.Composable, better: sql.Composable,
+    bound: sql.Composable, bound_params: tuple[Any, ...], direction: sql.Composable, head: int,
+) -> Segment:
+    """`_valued` over the first `head` rows of the index only: the inner LIMIT keeps
+    PostgreSQL to reading the index in order, whatever it guesses of the criteria."""
+    query = sql.SQL(
+        "SELECT {columns}, {value}::text AS sort_0 FROM (SELECT * FROM {table} i"
+        " WHERE i.project_id = %s AND i.resource_type = %s AND i.parameter = %s{bound}"
+        " ORDER BY {value} {direction}, i.resource_id {direction} LIMIT {head}) i"
+        " JOIN resource r ON r.project_id = i.project_id AND r.resource_type = i.resource_type AND r.id = i.resource_id"
+        " WHERE NOT EXISTS (SELECT 1 FROM {table} j WHERE j.resource_id = i.resource_id"
+        " AND j.resource_type = i.resource_type AND j.project_id = i.project_id AND j.parameter = i.parameter"
+        " AND ({better})) AND {where} AND NOT r.deleted"
+        " ORDER BY {value} {direction}, i.resource_id {direction} LIMIT %s"
+    ).format(columns=_COLUMNS, value=value, table=sql.Identifier(table), bound=bound, direction=direction,
+             head=sql.Literal(head), better=better, where=compiled.where)
+    return Segment(query, (compiled.params[0], compiled.params[1], parameter, *bound_params, *compiled.params))
 
 
 def _missing(compiled: CompiledSearch, order: SortOrder, after_id: str | None, backward: bool) -> Segment:

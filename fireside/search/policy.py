@@ -39,6 +39,7 @@ from fireside.search.request import Criterion, parse_search
 from fireside.store import AccessContext, StoredResource
 from fireside.store.context import READ, Action
 from fireside.store.indexing import SearchParameterRegistry
+from fireside.store.resources import read_current
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +174,12 @@ class CompiledPolicy:
 
 
 def _all(parts: Sequence[CompiledCriterion]) -> CompiledCriterion:
-    """Every part holds: AND of the conditions, INTERSECT of the index rows."""
+    """Every part holds: AND of the conditions, the first part's index rows that the others hold."""
     if len(parts) == 1:
         return parts[0]
     condition = Condition(sql.SQL("({})").format(sql.SQL(" AND ").join(p.condition.sql for p in parts)),
                           tuple(v for p in parts for v in p.condition.params))
-    return CompiledCriterion(condition, _combine_matches(parts, "INTERSECT"))
+    return CompiledCriterion(condition, _intersect_matches(parts))
 
 
 def _either(parts: Sequence[CompiledCriterion]) -> CompiledCriterion:
@@ -187,16 +188,36 @@ def _either(parts: Sequence[CompiledCriterion]) -> CompiledCriterion:
         return parts[0]
     condition = Condition(sql.SQL("({})").format(sql.SQL(" OR ").join(p.condition.sql for p in parts)),
                           tuple(v for p in parts for v in p.condition.params))
-    return CompiledCriterion(condition, _combine_matches(parts, "UNION ALL"))
+    matches = _all_matches(parts)
+    if matches is None:
+        return CompiledCriterion(condition)
+    selects = [sql.SQL("SELECT resource_id FROM ({}) m{}").format(m.sql, sql.Literal(i)) for i, m in enumerate(matches)]
+    return CompiledCriterion(condition, Condition(sql.SQL(" UNION ALL ").join(selects),
+                                                  tuple(v for m in matches for v in m.params)))
 
 
-def _combine_matches(parts: Sequence[CompiledCriterion], operator: str) -> Condition | None:
-    if any(p.matches is None for p in parts):
+def _intersect_matches(parts: Sequence[CompiledCriterion]) -> Condition | None:
+    """The first part's index rows whose resource every other part's rows also hold.
+
+    A semi-join, not INTERSECT: INTERSECT hashes every row of every part before the first page
+    can come out, so a policy whose criteria keep every row (`Observation?status=final`) read
+    all of them on each search (2 ms of 2.3 for 2,000 Observations). As `IN`, the planner walks
+    the search's rows in id order and probes the policy's for the page's few (0.3 ms), or, for
+    a policy that keeps few rows, starts from those; consumers group by resource_id anyway."""
+    matches = _all_matches(parts)
+    if matches is None:
         return None
-    selects = [sql.SQL("SELECT resource_id FROM ({}) m{}").format(p.matches.sql, sql.Literal(i))
-               for i, p in enumerate(parts) if p.matches is not None]
-    return Condition(sql.SQL(f" {operator} ").join(selects),
-                     tuple(v for p in parts if p.matches is not None for v in p.matches.params))
+    first, *others = matches
+    probes = [sql.SQL(" AND m0.resource_id IN (SELECT resource_id FROM ({}) m{})").format(m.sql, sql.Literal(i))
+              for i, m in enumerate(others, start=1)]
+    return Condition(sql.SQL("SELECT m0.resource_id FROM ({}) m0 WHERE true{}").format(first.sql, sql.Composed(probes)),
+                     tuple(v for m in matches for v in m.params))
+
+
+def _all_matches(parts: Sequence[CompiledCriterion]) -> list[Condition] | None:
+    """Every part's index rows; None when a part needs the resource row."""
+    matches = [p.matches for p in parts]
+    return None if any(m is None for m in matches) else [m for m in matches if m is not None]
 
 
 def policy_matches(
@@ -210,7 +231,7 @@ def policy_matches(
     if criteria == 0:
         return allowed.matches
     if criteria == 1 and search_matches is not None:
-        return _combine_matches([CompiledCriterion(DENY, search_matches), allowed], "INTERSECT")
+        return _intersect_matches([CompiledCriterion(DENY, search_matches), allowed])
     return None
 
 
@@ -264,6 +285,20 @@ class PolicyGuard:
             return list(versions)
         return [v if v.content is None else _with_content(v, policy.redact(v.resource_type, v.content))
                 for v in versions]
+
+    async def read_current(
+        self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, resource_type: str, resource_id: str,
+    ) -> StoredResource | None:
+        """The read by id with the policy's condition in the same statement: a second statement
+        to check it cost a read under a policy 30% of its throughput."""
+        if ctx.policy is not None and not ctx.policy.allows(resource_type, READ):
+            return None
+        condition = self.condition(ctx, resource_type, READ)
+        if condition is DENY:
+            return None
+        stored = await read_current(conn, ctx.project_id, resource_type, resource_id,
+                                    condition.sql if condition else None, condition.params if condition else ())
+        return self.redact(ctx, [stored])[0] if stored is not None else None
 
     async def visible(
         self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, versions: Sequence[StoredResource],

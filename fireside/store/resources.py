@@ -12,9 +12,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from uuid import UUID
 
 import orjson
 import psycopg
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from fireside.fhir.errors import FhirError
@@ -23,6 +25,7 @@ from fireside.store.context import CREATE, DELETE, READ, UPDATE, AccessContext, 
 ResourceKey = tuple[str, str]
 
 _COLUMNS = "resource_type, id, version_id, last_updated, deleted, content"
+_READ_CURRENT = f"SELECT {_COLUMNS} FROM resource r WHERE r.project_id = %s AND r.resource_type = %s AND r.id = %s"
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,13 @@ class AccessGuard(Protocol):
     """Runs the caller's access policy (`AccessContext.policy`) against resource ids, inside
     the store's queries (fireside/search/policy.py implements it with search criteria)."""
 
+    async def read_current(
+        self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, resource_type: str, resource_id: str,
+    ) -> StoredResource | None:
+        """The current version (or deletion marker) if the caller may read it, hidden fields
+        removed; None otherwise, as for one that never existed."""
+        ...
+
     async def visible(
         self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, versions: Sequence[StoredResource],
         action: Action = READ,
@@ -107,6 +117,13 @@ class AccessGuard(Protocol):
 class NoGuard:
     """Without a guard a policy still says which types it grants, but not which resources."""
 
+    async def read_current(
+        self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, resource_type: str, resource_id: str,
+    ) -> StoredResource | None:
+        stored = await read_current(conn, ctx.project_id, resource_type, resource_id)
+        visible = await self.visible(conn, ctx, [stored]) if stored is not None else []
+        return visible[0] if visible else None
+
     async def visible(
         self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, versions: Sequence[StoredResource],
         action: Action = READ,
@@ -114,6 +131,22 @@ class NoGuard:
         if ctx.policy is None:
             return list(versions)
         return [v for v in versions if ctx.policy.allows(v.resource_type, action)]
+
+
+async def read_current(
+    conn: psycopg.AsyncConnection[Any], project_id: UUID, resource_type: str, resource_id: str,
+    condition: sql.Composable | None = None, condition_params: Sequence[Any] = (),
+) -> StoredResource | None:
+    """The current version of a resource (or its deletion marker), if it meets `condition` on
+    `resource r` (an access policy's, fireside/search/policy.py); None when there is none."""
+    params = [project_id, resource_type, resource_id]
+    if condition is None:
+        cursor = await conn.execute(_READ_CURRENT, params)
+    else:
+        query = sql.SQL(_READ_CURRENT + " AND {}").format(condition)
+        cursor = await conn.execute(query, [*params, *condition_params], prepare=False)
+    row = await cursor.fetchone()
+    return StoredResource.from_row(row) if row else None
 
 
 class NoIndex:
@@ -296,14 +329,12 @@ class ResourceStore:
             await unit.flush()
 
     async def read(self, ctx: AccessContext, resource_type: str, resource_id: str) -> StoredResource | None:
-        """The current version, or its deletion marker, or None if it never existed here."""
+        """The current version, or its deletion marker, or None if it never existed here (or
+        the caller's policy does not let it read it)."""
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(
-                f"SELECT {_COLUMNS} FROM resource WHERE project_id = %s AND resource_type = %s AND id = %s",
-                [ctx.project_id, resource_type, resource_id],
-            )
-            row = await cursor.fetchone()
-            return await self._visible_one(conn, ctx, StoredResource.from_row(row) if row else None)
+            if ctx.policy is not None:
+                return await self.guard.read_current(conn, ctx, resource_type, resource_id)
+            return await read_current(conn, ctx.project_id, resource_type, resource_id)
 
     async def visible(
         self, ctx: AccessContext, versions: Sequence[StoredResource],

@@ -203,3 +203,38 @@ async def test_a_cursor_of_another_sort_is_invalid(searcher: Searcher) -> None:
     with pytest.raises(FhirError) as raised:
         await searcher.search("Observation", f"_sort=-date&_count=1&_cursor={first.next_cursor}")
     assert raised.value.issues[0].code == "invalid" and "_cursor" in raised.value.issues[0].diagnostics
+
+
+async def pages(searcher: Searcher, query: str) -> list[list[str]]:
+    """Every page of a search, following its `next` cursors."""
+    found: list[list[str]] = []
+    cursor = ""
+    while True:
+        result = await searcher.search("Observation", query + cursor)
+        found.append([stored.id for stored in result.resources])
+        if result.next_cursor is None:
+            return found
+        cursor = f"&_cursor={result.next_cursor}"
+
+
+async def test_pages_read_first_from_the_head_of_the_sort_index_are_the_same_pages(
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With every condition broad, a page is first looked for among the first WALK_FIRST_ROWS
+    rows of the sort index (engine._page); whether those hold it whole or not, the pages are
+    those of the general statement."""
+    lab = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}
+    await searcher.put(*(
+        observation(f"o{n}", effectiveDateTime=f"2020-01-{n + 1:02d}", category=[lab] if n % 3 else [],
+                    code={"coding": [{"system": "http://loinc.org", "code": "2093-3" if n % 2 else "718-7"}]})
+        for n in range(12)))
+    query = "code=http://loinc.org|2093-3&category=laboratory&_count=2"
+    general = await pages(searcher, f"{query}&_sort=-date,-_lastUpdated")
+    assert general == [["o11", "o7"], ["o5", "o1"]]
+    driven = await pages(searcher, f"{query}&_sort=-date")
+    monkeypatch.setattr("fireside.search.engine.WALKED_FROM_ROWS", 1)
+    for heads in ((3,), (5,), (100,), (3, 5)):  # the head holds no page, one page, every page; longer next
+        monkeypatch.setattr("fireside.search.paging.WALK_FIRST_ROWS", heads)
+        assert await pages(searcher, f"{query}&_sort=-date") == driven == general
+    ascending = await pages(searcher, f"{query}&_sort=date")
+    assert ascending == [["o1", "o5"], ["o7", "o11"]]
