@@ -32,6 +32,7 @@ from fireside.auth import (
     ensure_super_admin,
 )
 from fireside.auth.audit import SINK_KINDS, open_audit_sink
+from fireside.auth.changes import listen_for_access_changes
 from fireside.auth.logins import REFRESH_LIFETIME
 from fireside.auth.policies import AccessResolver
 from fireside.auth.projects import system_context
@@ -117,14 +118,17 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         if settings.admin_email and settings.admin_password:
             await ensure_super_admin(store, settings.admin_email, settings.admin_password)
         key_refresher = asyncio.create_task(token_service.keys.keep_fresh())
+        change_listener = asyncio.create_task(listen_for_access_changes(
+            database_url, app.state.services.access, token_service.revocations))
         try:
             async with background_work(database_url, pool, indexer) as jobs:
                 app.state.services.jobs = jobs
                 yield {}
         finally:
-            key_refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await key_refresher
+            for task in (key_refresher, change_listener):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await audit.close()
             await pool.close()
 

@@ -107,7 +107,7 @@ async def dispatch(request: FhirRequest, path: str, services: Services) -> FhirR
                               operation=isinstance(entry, Operation), changes_state=entry.changes_state)
         response = audit.response = await entry.handler(apply_path(request, parsed), services)
         if entry.changes_state and parsed.resource_type in ACCESS_DEFINING_TYPES and services.access is not None:
-            # A changed membership, policy or client scope applies at once in this process (and
-            # within the policy cache's seconds in the others).
-            services.access.forget()
+            # A changed membership, policy or client scope applies at once here; the others hear
+            # of it when it commits (fireside/auth/changes.py).
+            services.access.forget(request.ctx.project_id if request.ctx is not None else None)
     return response

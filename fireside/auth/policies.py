@@ -72,9 +72,14 @@ class AccessResolver:
         self._cache[key] = (policy, time.monotonic() + self.cache_seconds)
         return replace(ctx, policy=policy)
 
-    def forget(self) -> None:
-        """Drop every compiled policy (a membership or policy changed and must apply now)."""
-        self._cache.clear()
+    def forget(self, project_id: UUID | None = None) -> None:
+        """Drop the compiled policies of `project_id` (default: all): a membership, policy or
+        client changed there and must apply now (fireside/auth/changes.py)."""
+        if project_id is None:
+            self._cache.clear()
+            return
+        for key in [key for key in self._cache if key[0] == project_id]:
+            del self._cache[key]
 
     async def _compile(self, grant: TokenGrant, patient: str | None) -> CompiledPolicy | None:
         layers: list[tuple[Rule, ...]] = []

@@ -4,7 +4,7 @@ A token is revoked by its `jti`, or with every token of its Login (sign-out, a r
 reused). The check must stay cheap: verified tokens are already cached in memory, so a database
 query per request would be most of the cost of a read. Each token is looked up at most once per
 `RECHECK_SECONDS`; a revocation made by this process applies at once, one made by another API
-process within that delay.
+process within that delay, or at once where the process hears of it (fireside/auth/changes.py).
 """
 
 from __future__ import annotations
@@ -59,8 +59,17 @@ class RevocationList:
         self._revoked_here: set[tuple[UUID, str]] = set()
 
     def note_revoked(self, project_id: UUID, revoked_id: str) -> None:
-        """A revocation this process just recorded: refuse matching tokens without waiting."""
+        """A revocation this process just recorded, or heard of (fireside/auth/changes.py):
+        refuse matching tokens without waiting."""
+        if len(self._revoked_here) >= _CACHE_SIZE:
+            # Forgetting them is safe only if every token is looked up again.
+            self._revoked_here.clear()
+            self._checked_until.clear()
         self._revoked_here.add((project_id, revoked_id))
+
+    def forget_checks(self) -> None:
+        """Look every token up again (revocations may have been missed)."""
+        self._checked_until.clear()
 
     async def check(self, grant: TokenGrant) -> None:
         ids = _revocation_ids(grant)

@@ -24,6 +24,10 @@ CATALOG_QUERIES = {
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
         WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> 'schema_migration'
         ORDER BY 1, 2""",
+    "triggers": """
+        SELECT event_object_table, trigger_name, event_manipulation, action_timing, action_condition,
+               action_statement
+        FROM information_schema.triggers WHERE trigger_schema = 'public' ORDER BY 1, 2, 3""",
 }
 
 
