@@ -11,6 +11,11 @@ DEFAULT_PORT = 8103
 FHIR_BASE_PATH = "/fhir/R4"
 
 
+def _env_flag(name: str) -> bool:
+    """On unless the variable says off (off, 0, false)."""
+    return os.environ.get(name, "on").lower() not in ("off", "0", "false")
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
@@ -37,8 +42,7 @@ class Settings:
     key_recheck_seconds: float = 10.0
     # Benchmarks only (bench/ingest.py --no-index): off writes no search index rows, so search
     # and conditional references find nothing. It measures what indexing costs ingest.
-    search_indexing: bool = field(
-        default_factory=lambda: os.environ.get("FIRESIDE_SEARCH_INDEXING", "on").lower() not in ("off", "0", "false"))
+    search_indexing: bool = field(default_factory=lambda: _env_flag("FIRESIDE_SEARCH_INDEXING"))
     pool_size: int = field(default_factory=lambda: _env_int("FIRESIDE_DB_POOL_SIZE", 10))
     default_page_size: int = 20
     max_page_size: int = 1000
@@ -65,8 +69,7 @@ class Settings:
     smtp_password: str | None = field(default_factory=lambda: os.environ.get("FIRESIDE_SMTP_PASSWORD") or None)
     smtp_from: str = field(default_factory=lambda: os.environ.get("FIRESIDE_SMTP_FROM", "fireside@localhost"))
     # STARTTLS before authenticating; off only for a local relay or a test sink.
-    smtp_starttls: bool = field(
-        default_factory=lambda: os.environ.get("FIRESIDE_SMTP_STARTTLS", "on").lower() not in ("off", "0", "false"))
+    smtp_starttls: bool = field(default_factory=lambda: _env_flag("FIRESIDE_SMTP_STARTTLS"))
     # How long a one-time link to set a password works: a reset link, and an invite's.
     password_reset_seconds: int = field(default_factory=lambda: _env_int("FIRESIDE_PASSWORD_RESET_SECONDS", 3600))
     invite_seconds: int = field(default_factory=lambda: _env_int("FIRESIDE_INVITE_SECONDS", 7 * 24 * 3600))

@@ -17,8 +17,17 @@ from starlette.routing import Route
 
 from fireside.api.http import outcome_response
 from fireside.api.oauth_protection import audit_oauth, check_rate_limits
-from fireside.api.oauth_routes import AUTHORIZE_PATH, _base, _form, _page, _redirect, _services, _template
-from fireside.auth import OAuthError
+from fireside.api.oauth_routes import (
+    AUTHORIZE_PATH,
+    FORM_PAGE_HEADERS,
+    _base,
+    _form,
+    _page,
+    _redirect,
+    _services,
+    _template,
+)
+from fireside.auth import OAuthError, new_form_binding
 from fireside.auth.lockout import account_key
 from fireside.auth.mail import MailSender, MailSettings
 from fireside.auth.password_tokens import (
@@ -40,7 +49,6 @@ from fireside.auth.registration import (
     RegistrationRefused,
     RegistrationTarget,
     authorization_parameters,
-    new_form_binding,
     read_registration_form,
     register,
     registration_target,
@@ -58,8 +66,7 @@ RESET_EMAIL_BURST = 3
 RESET_EMAIL_PER_MINUTE = 1
 # Pages that carry a one-time token: no caching, no framing, and no Referer that would carry the
 # token to another site.
-_PRIVATE_PAGE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer",
-                 "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
+_PRIVATE_PAGE = {**FORM_PAGE_HEADERS, "Referrer-Policy": "no-referrer"}
 
 
 def mail_sender(settings: Settings) -> MailSender:

@@ -28,8 +28,8 @@ from fireside.auth.bots import create_bot, parse_bot
 from fireside.auth.identity_providers import configure_identity_provider, parse_identity_provider
 from fireside.auth.invites import Invitation, check_project_admin, invite, invite_mail, parse_invite, project_not_found
 from fireside.auth.password_tokens import set_password_url
-from fireside.auth.projects import system_context
 from fireside.fhir.errors import FhirError
+from fireside.store import AccessContext, StoredResource
 
 INVITE_PATH = "/admin/projects/{project_id}/invite"
 BOT_PATH = "/admin/projects/{project_id}/bot"
@@ -58,16 +58,7 @@ async def invite_endpoint(request: Request) -> Response:
     email = "not-requested"
     if request_invite.send_email:
         email = "sent" if await _send_invite(request, invitation, lifetime) else "not-sent"
-    membership = invitation.enrolment.membership
-    services.audit.record(AuditRecord(
-        project_id=project_id, action="invite", status=201, agent=ctx.author, client_id=ctx.client_id or None,
-        source_address=source_address(request), entity=f"ProjectMembership/{membership.id}",
-    ))
-    return Response(membership.content, status_code=201, media_type=FHIR_JSON, headers={
-        "Location": f"{_fhir_base(request)}/ProjectMembership/{membership.id}/_history/{membership.version_id}",
-        "ETag": membership.etag,
-        EMAIL_HEADER: email,
-    })
+    return _created(request, ctx, project_id, "invite", invitation.enrolment.membership, {EMAIL_HEADER: email})
 
 
 async def bot_endpoint(request: Request) -> Response:
@@ -82,14 +73,20 @@ async def bot_endpoint(request: Request) -> Response:
         return outcome_response(error)
     except Exception as error:
         return internal_error_response(error)
-    bot = created.bot
-    services.audit.record(AuditRecord(
-        project_id=project_id, action="create", status=201, agent=ctx.author, client_id=ctx.client_id or None,
-        source_address=source_address(request), entity=f"Bot/{bot.id}",
+    return _created(request, ctx, project_id, "create", created.bot)
+
+
+def _created(request: Request, ctx: AccessContext, project_id: UUID, action: str, stored: StoredResource,
+             headers: dict[str, str] | None = None) -> Response:
+    """Audit `action` on `stored` and answer it as created (201, with its Location and ETag)."""
+    _services(request).audit.record(AuditRecord(
+        project_id=project_id, action=action, status=201, agent=ctx.author, client_id=ctx.client_id or None,
+        source_address=source_address(request), entity=stored.reference,
     ))
-    return Response(bot.content, status_code=201, media_type=FHIR_JSON, headers={
-        "Location": f"{_fhir_base(request)}/Bot/{bot.id}/_history/{bot.version_id}",
-        "ETag": bot.etag,
+    return Response(stored.content, status_code=201, media_type=FHIR_JSON, headers={
+        "Location": f"{_fhir_base(request)}/{stored.reference}/_history/{stored.version_id}",
+        "ETag": stored.etag,
+        **(headers or {}),
     })
 
 
@@ -111,14 +108,12 @@ async def identity_provider_endpoint(request: Request) -> Response:
             raise FhirError.single("forbidden", "Only a super admin configures sign-in providers")
         project_id = _project_id(request.path_params["project_id"])
         provider, secret = parse_identity_provider(await _json_body(request, "provider"))
-        await configure_identity_provider(services.store, services.settings.resolve_secret_key(), project_id,
-                                          provider, secret)
-        stored = await services.store.read(system_context(project_id), "Project", str(project_id))
+        stored = await configure_identity_provider(services.store, services.settings.resolve_secret_key(),
+                                                   project_id, provider, secret)
     except FhirError as error:
         return outcome_response(error)
     except Exception as error:
         return internal_error_response(error)
-    assert stored is not None
     return Response(stored.content, status_code=200, media_type=FHIR_JSON, headers={"ETag": stored.etag})
 
 

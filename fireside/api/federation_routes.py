@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from fireside.api.oauth_protection import audit_oauth, check_rate_limits, lockout_policy
+from fireside.api.oauth_protection import audit_oauth, check_rate_limits, lockout_policy, outbound_policy
 from fireside.api.oauth_routes import (
     _NO_STORE,
     FORM_COOKIE,
@@ -23,7 +23,9 @@ from fireside.api.oauth_routes import (
     _redirect,
     _services,
     login_form,
+    redirect_error,
     signed_in_response,
+    too_many_sign_ins,
 )
 from fireside.auth import AuthorizationPageError, AuthorizationRedirectError, OAuthError, read_form_token
 from fireside.auth.federation import (
@@ -34,7 +36,6 @@ from fireside.auth.federation import (
     take_pending,
 )
 from fireside.auth.oidc_client import ProviderError
-from fireside.auth.outbound import OutboundPolicy
 from fireside.auth.rate_limits import RateLimited
 
 IDP_PATH = "/oauth2/idp"
@@ -58,13 +59,12 @@ async def idp_start_endpoint(request: Request) -> Response:
         try:
             location = await start_federated_sign_in(services.store, auth_request, form.get("provider", ""),
                                                      binding or "", _callback_url(request),
-                                                     OutboundPolicy.allowing(services.settings.outbound_allow_hosts))
+                                                     outbound_policy(services))
         except ProviderError:
             return await login_form(request, auth_request, binding, "", "That sign-in provider cannot be reached "
                                     "right now; try again later or sign in with your password.", 502)
     except RateLimited as limited:
-        return _page("Too many sign-in attempts", f"Try again in {limited.retry_after} seconds.", 429,
-                     {"Retry-After": str(limited.retry_after)})
+        return too_many_sign_ins(limited)
     except AuthorizationPageError as error:
         return _page("Sign-in request refused", str(error), 400)
     except OAuthError as error:
@@ -88,7 +88,7 @@ async def idp_callback_endpoint(request: Request) -> Response:
                                     pending.request)
         signed_in = await finish_federated_sign_in(
             services.store, services.settings.resolve_secret_key(), pending, params["code"], _callback_url(request),
-            lockout_policy(services), OutboundPolicy.allowing(services.settings.outbound_allow_hosts))
+            lockout_policy(services), outbound_policy(services))
     except FederationRefused as refused:
         client_id = refused.request.client_id if refused.request else None
         audit_oauth(request, services, "login", 401, None, client_id=client_id, alt_id=refused.email,
@@ -100,8 +100,7 @@ async def idp_callback_endpoint(request: Request) -> Response:
     except AuthorizationPageError as error:
         return _page("Sign-in request refused", str(error), 400)
     except AuthorizationRedirectError as error:
-        return _redirect(error.redirect_uri, {"error": error.error, "error_description": error.description,
-                                              "state": error.state})
+        return redirect_error(error)
     response = signed_in_response(request, pending.request, signed_in, request.cookies.get(IDP_COOKIE))
     response.delete_cookie(IDP_COOKIE, path=IDP_PATH)
     return response

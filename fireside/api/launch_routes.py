@@ -17,6 +17,7 @@ from fireside.api.http import authenticate, outcome_response
 from fireside.api.oauth_routes import (
     _NO_STORE,
     FORM_COOKIE,
+    FORM_PAGE_HEADERS,
     PATIENT_PICKER_PATH,
     _fhir_base,
     _form,
@@ -126,8 +127,7 @@ async def _picker_page(request: Request, choice: PatientChoice, picker_token: st
         message=f'<p class="error" role="alert">{html.escape(message)}</p>' if message else "",
         options=f"<ul>{items}</ul>" if items else "<p>No patients match.</p>",
     )
-    return HTMLResponse(page, status_code=status, headers={**_NO_STORE, "X-Frame-Options": "DENY",
-                                                           "Content-Security-Policy": "frame-ancestors 'none'"})
+    return HTMLResponse(page, status_code=status, headers=FORM_PAGE_HEADERS)
 
 
 def launch_routes() -> list[Route]:

@@ -23,10 +23,11 @@ from fireside.api.oauth_routes import (
     SECOND_FACTOR_PATH,
     _form,
     _page,
-    _redirect,
     _services,
     code_form,
+    redirect_error,
     signed_in_response,
+    too_many_sign_ins,
 )
 from fireside.auth import AuthorizationPageError, AuthorizationRedirectError, OAuthError, SignInFailed, TokenGrant
 from fireside.auth.mfa import MfaRefused, confirm_enrollment, renew_codes, start_enrollment, turn_off
@@ -58,8 +59,7 @@ async def second_factor_endpoint(request: Request) -> Response:
         signed_in = await sign_in_with_code(services.store, services.settings.resolve_secret_key(), pending,
                                             code, lockout_policy(services))
     except RateLimited as limited:
-        return _page("Too many sign-in attempts", f"Try again in {limited.retry_after} seconds.", 429,
-                     {"Retry-After": str(limited.retry_after)})
+        return too_many_sign_ins(limited)
     except SignInFailed as failure:
         audit_oauth(request, services, "login", 401, None, client_id=auth_request.client_id, alt_id=pending.email,
                     locked=failure.locked)
@@ -67,8 +67,7 @@ async def second_factor_endpoint(request: Request) -> Response:
     except AuthorizationPageError as error:
         return _page("Sign-in request refused", str(error), 400)
     except AuthorizationRedirectError as error:
-        return _redirect(error.redirect_uri, {"error": error.error, "error_description": error.description,
-                                              "state": error.state})
+        return redirect_error(error)
     if looks_like_recovery_code(code):  # one fewer left: worth a line of its own in the audit
         audit_oauth(request, services, "recovery-code-used", 200, signed_in.project_id, signed_in.user_reference,
                     auth_request.client_id)

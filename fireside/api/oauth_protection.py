@@ -18,6 +18,7 @@ from fireside.api.services import Services
 from fireside.auth import find_client
 from fireside.auth.audit import AuditRecord
 from fireside.auth.lockout import LockoutPolicy
+from fireside.auth.outbound import OutboundPolicy
 from fireside.auth.rate_limits import Bucket, take
 from fireside.fhir.errors import FhirError
 
@@ -42,6 +43,11 @@ async def check_rate_limits(request: Request, services: Services, client_id: str
 def lockout_policy(services: Services) -> LockoutPolicy:
     settings = services.settings
     return LockoutPolicy(settings.lockout_failures, settings.lockout_window_seconds, settings.lockout_seconds)
+
+
+def outbound_policy(services: Services) -> OutboundPolicy:
+    """What the server may fetch at URLs others chose (fireside/auth/outbound.py)."""
+    return OutboundPolicy.allowing(services.settings.outbound_allow_hosts)
 
 
 def audit_oauth(

@@ -25,6 +25,7 @@ from fireside.api.oauth_protection import (
     audit_token_grant,
     check_rate_limits,
     lockout_policy,
+    outbound_policy,
 )
 from fireside.api.services import Services
 from fireside.auth import (
@@ -54,7 +55,6 @@ from fireside.auth import (
     userinfo,
 )
 from fireside.auth.identity_providers import project_identity_providers
-from fireside.auth.outbound import OutboundPolicy
 from fireside.auth.patient_picker import sign_picker_token
 from fireside.auth.rate_limits import RateLimited
 from fireside.auth.second_factor import start_second_factor
@@ -62,6 +62,8 @@ from fireside.config import FHIR_BASE_PATH
 from fireside.fhir.errors import FhirError
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# A page with a form: never cached, never framed by another site (clickjacking).
+FORM_PAGE_HEADERS = {**_NO_STORE, "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
 FORM_COOKIE = "fireside_authorize"
 AUTHORIZE_PATH = "/oauth2/authorize"
 # Under AUTHORIZE_PATH, so the sign-in form's cookie goes with it (fireside/api/launch_routes.py).
@@ -122,7 +124,7 @@ async def _client(request: Request, form: Mapping[str, str]) -> AuthenticatedCli
     services = _services(request)
     return await authenticate_request_client(services.store, form, _basic_credentials(request),
                                              _base(request) + "/oauth2/token",
-                                             OutboundPolicy.allowing(services.settings.outbound_allow_hosts))
+                                             outbound_policy(services))
 
 
 async def token_endpoint(request: Request) -> Response:
@@ -256,8 +258,7 @@ async def authorize_endpoint(request: Request) -> Response:
             signed_in = await sign_in(services.store, auth_request, email, form.get("password", ""),
                                       lockout_policy(services))
         except RateLimited as limited:
-            return _page("Too many sign-in attempts", f"Try again in {limited.retry_after} seconds.", 429,
-                         {"Retry-After": str(limited.retry_after)})
+            return too_many_sign_ins(limited)
         except SignInFailed as failure:
             audit_oauth(request, services, "login", 401, None, client_id=auth_request.client_id, alt_id=email,
                         locked=failure.locked)
@@ -270,8 +271,7 @@ async def authorize_endpoint(request: Request) -> Response:
     except AuthorizationPageError as error:
         return _page("Sign-in request refused", str(error), 400)
     except AuthorizationRedirectError as error:
-        query = {"error": error.error, "error_description": error.description, "state": error.state}
-        return _redirect(error.redirect_uri, query)
+        return redirect_error(error)
     except OAuthError as error:
         return _page("Sign-in request refused", error.description, 400)
 
@@ -297,8 +297,7 @@ def code_form(request: Request, auth_request: AuthorizationRequest, challenge: s
         challenge=html.escape(challenge),
         message=f'<p class="error" role="alert">{html.escape(message)}</p>' if message else "",
     )
-    return HTMLResponse(page, status_code=status, headers={**_NO_STORE, "X-Frame-Options": "DENY",
-                                                           "Content-Security-Policy": "frame-ancestors 'none'"})
+    return HTMLResponse(page, status_code=status, headers=FORM_PAGE_HEADERS)
 
 
 async def login_form(request: Request, auth_request: AuthorizationRequest, binding: str | None, email: str,
@@ -314,8 +313,7 @@ async def login_form(request: Request, auth_request: AuthorizationRequest, bindi
         message=f'<p class="error" role="alert">{html.escape(message)}</p>' if message else "",
         providers=await _provider_buttons(services, auth_request, form_token),
     )
-    response = HTMLResponse(page, status_code=status, headers={**_NO_STORE, "X-Frame-Options": "DENY",
-                                                                "Content-Security-Policy": "frame-ancestors 'none'"})
+    response = HTMLResponse(page, status_code=status, headers=FORM_PAGE_HEADERS)
     # SameSite=Lax: the cookie goes with the user's own form post, never with another site's.
     response.set_cookie(FORM_COOKIE, binding, max_age=600, path=AUTHORIZE_PATH, httponly=True, samesite="lax",
                         secure=_base(request).startswith("https://"))
@@ -341,6 +339,12 @@ def _redirect(uri: str, query: dict[str, str | None]) -> Response:
     return RedirectResponse(_with_query(uri, query), status_code=303, headers=_NO_STORE)
 
 
+def redirect_error(error: AuthorizationRedirectError) -> Response:
+    """The error back to the client, on its (checked) redirect_uri."""
+    return _redirect(error.redirect_uri, {"error": error.error, "error_description": error.description,
+                                          "state": error.state})
+
+
 def _with_query(uri: str, query: dict[str, str | None]) -> str:
     encoded = urlencode({k: v for k, v in query.items() if v is not None})
     if not encoded:
@@ -355,6 +359,11 @@ def _template(name: str) -> Template:
 def _page(title: str, message: str, status: int, headers: dict[str, str] | None = None) -> Response:
     page = _template("message.html").substitute(title=html.escape(title), message=html.escape(message))
     return HTMLResponse(page, status_code=status, headers={**_NO_STORE, **(headers or {})})
+
+
+def too_many_sign_ins(limited: RateLimited) -> Response:
+    return _page("Too many sign-in attempts", f"Try again in {limited.retry_after} seconds.", 429,
+                 {"Retry-After": str(limited.retry_after)})
 
 
 async def jwks_endpoint(request: Request) -> Response:

@@ -9,7 +9,6 @@ from fireside.auth.authorize import (
     SignedIn,
     SignInFailed,
     check_authorization_request,
-    new_form_binding,
     read_form_token,
     sign_form_token,
     sign_in,
@@ -22,6 +21,7 @@ from fireside.auth.client_auth import (
     authenticate_request_client,
 )
 from fireside.auth.clients import RegisteredClient, find_client
+from fireside.auth.form_binding import new_form_binding
 from fireside.auth.grants import GRANT_TYPES, grant_tokens
 from fireside.auth.introspection import introspect, logout, revoke, userinfo
 from fireside.auth.key_ring import SigningKeyRing

@@ -11,10 +11,6 @@ submit): a page on another site can neither forge the request nor post a form fo
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, NoReturn
@@ -23,6 +19,7 @@ from uuid import UUID
 import jwt
 
 from fireside.auth.clients import RegisteredClient, find_client
+from fireside.auth.form_binding import OtherBrowser, read_bound_token, sign_bound_token
 from fireside.auth.launch import (
     EHR_LAUNCH_SCOPE,
     LaunchContext,
@@ -175,36 +172,20 @@ def _registered_redirect_uri(client: RegisteredClient, requested: str | None) ->
     return requested
 
 
-def new_form_binding() -> str:
-    """The random value kept in the browser's cookie for one login form."""
-    return secrets.token_urlsafe(32)
-
-
 def sign_form_token(tokens: TokenService, request: AuthorizationRequest, binding: str) -> str:
-    now = int(time.time())
-    return tokens.sign({
-        "iss": tokens.issuer,
-        "aud": FORM_AUDIENCE,
-        "iat": now,
-        "exp": now + FORM_TOKEN_SECONDS,
-        "binding": _binding_hash(binding),
-        "request": asdict(request),
-    })
+    return sign_bound_token(tokens, FORM_AUDIENCE, FORM_TOKEN_SECONDS, binding, {"request": asdict(request)})
 
 
 def read_form_token(tokens: TokenService, form_token: str, binding: str | None) -> AuthorizationRequest:
     try:
-        claims = tokens.decode(form_token, FORM_AUDIENCE, required=("binding", "request"))
+        claims = read_bound_token(tokens, form_token, FORM_AUDIENCE, binding, ("request",))
     except jwt.PyJWTError as error:
         raise AuthorizationPageError("The sign-in form expired or was altered; start again from the app.") from error
-    if binding is None or not hmac.compare_digest(claims["binding"], _binding_hash(binding)):
-        raise AuthorizationPageError("The sign-in form was not opened in this browser; start again from the app.")
+    except OtherBrowser as error:
+        message = "The sign-in form was not opened in this browser; start again from the app."
+        raise AuthorizationPageError(message) from error
     request: dict[str, Any] = claims["request"]
     return AuthorizationRequest(**request)
-
-
-def _binding_hash(binding: str) -> str:
-    return hashlib.sha256(binding.encode()).hexdigest()
 
 
 async def sign_in(store: ResourceStore, request: AuthorizationRequest, email: str, password: str,

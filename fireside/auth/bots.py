@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from fireside.auth.memberships import find_membership
+from fireside.auth.memberships import find_membership, new_membership
 from fireside.auth.projects import system_context
 from fireside.auth.tokens import TokenGrant, TokenService
 from fireside.fhir.errors import FhirError, invalid
@@ -83,15 +83,7 @@ async def create_bot(store: ResourceStore, project_id: UUID, request: NewBot) ->
     if request.code:
         bot["code"] = request.code
     bot_id = new_resource_id()
-    membership: dict[str, Any] = {
-        "resourceType": "ProjectMembership",
-        "project": {"reference": f"Project/{project_id}"},
-        "bot": {"reference": f"Bot/{bot_id}"},
-        "profile": {"reference": f"Bot/{bot_id}"},
-        "admin": request.admin,
-    }
-    if request.access_policy:
-        membership["accessPolicy"] = [{"reference": request.access_policy}]
+    membership = new_membership(project_id, f"Bot/{bot_id}", request.admin, f"Bot/{bot_id}", request.access_policy)
     async with store.transaction(ctx) as unit:
         stored_bot = unit.stage_put(bot, bot_id, None)
         stored_membership = unit.stage_put(membership, new_resource_id(), None)

@@ -14,9 +14,8 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.types.json import Jsonb
 
-from fireside.auth.memberships import UserAccount
+from fireside.auth.memberships import UserAccount, membership_row, new_membership, stage_user
 from fireside.auth.passwords import hash_password, unusable_password_hash
 from fireside.auth.projects import system_context
 from fireside.fhir.errors import FhirError
@@ -47,16 +46,6 @@ class Enrolment:
     profile: str  # "Practitioner/<id>"
 
 
-async def find_user_by_email(store: ResourceStore, email: str) -> UserAccount | None:
-    async with store.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT project_id, user_id, email, super_admin FROM user_credential WHERE lower(email) = lower(%s)",
-            [email],
-        )
-        row: dict[str, Any] | None = await cursor.fetchone()
-    return UserAccount(row["user_id"], row["project_id"], row["email"], bool(row["super_admin"])) if row else None
-
-
 async def enroll(store: ResourceStore, project_id: UUID, member: NewMember, existing: UserAccount | None) -> Enrolment:
     """Make `member` a member of `project_id`: a new User unless `existing` is theirs.
 
@@ -71,40 +60,21 @@ async def enroll(store: ResourceStore, project_id: UUID, member: NewMember, exis
                 user = existing
             else:
                 assert password_hash is not None
-                user = await _stage_user(unit, member, password_hash)
+                user = await stage_user(unit, member.email, password_hash, member.first_name, member.last_name)
             profile = _stage_profile(unit, member)
-            membership = _stage_membership(unit, member, user.reference, profile)
+            membership = unit.stage_put(new_membership(project_id, user.reference, member.admin, profile,
+                                                       member.access_policy), new_resource_id(), None)
     except psycopg.errors.UniqueViolation as error:
         # user_credential's unique lower(email): a concurrent invite or registration won.
         raise FhirError.single("conflict", "A user with this email already exists", expression="email") from error
     return Enrolment(user, existing is None, membership, profile)
 
 
-async def _stage_user(unit: StoreTransaction, member: NewMember, password_hash: str) -> UserAccount:
-    user_id = new_resource_id()
-    resource: dict[str, Any] = {"resourceType": "User", "email": member.email}
-    if member.first_name:
-        resource["firstName"] = member.first_name
-    if member.last_name:
-        resource["lastName"] = member.last_name
-    unit.stage_put(resource, user_id, None)
-    await unit.conn.execute(
-        "INSERT INTO user_credential (project_id, user_id, email, password_hash) VALUES (%s, %s, %s, %s)",
-        [unit.ctx.project_id, user_id, member.email, password_hash],
-    )
-    return UserAccount(user_id, unit.ctx.project_id, member.email, False)
-
-
 async def _refuse_second_membership(unit: StoreTransaction, member: str) -> None:
     # Two invites of one user into one project serialize on this lock, so the second sees the first.
     await unit.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                             [f"membership:{unit.ctx.project_id}:{member}"])
-    cursor = await unit.conn.execute(
-        "SELECT 1 FROM resource WHERE project_id = %s AND resource_type = 'ProjectMembership' AND NOT deleted"
-        " AND fireside_content_jsonb(content) @> %s LIMIT 1",
-        [unit.ctx.project_id, Jsonb({"user": {"reference": member}})],
-    )
-    if await cursor.fetchone() is not None:
+    if await membership_row(unit.conn, unit.ctx.project_id, member) is not None:
         raise FhirError.single("conflict", "This user is already a member of the project", expression="email")
 
 
@@ -124,15 +94,3 @@ def _stage_profile(unit: StoreTransaction, member: NewMember) -> str:
     unit.stage_put(profile, profile_id, None)
     return f"{member.profile_type}/{profile_id}"
 
-
-def _stage_membership(unit: StoreTransaction, member: NewMember, user: str, profile: str) -> StoredResource:
-    resource: dict[str, Any] = {
-        "resourceType": "ProjectMembership",
-        "project": {"reference": f"Project/{unit.ctx.project_id}"},
-        "user": {"reference": user},
-        "profile": {"reference": profile},
-        "admin": member.admin,
-    }
-    if member.access_policy:
-        resource["accessPolicy"] = [{"reference": member.access_policy}]
-    return unit.stage_put(resource, new_resource_id(), None)

@@ -44,14 +44,14 @@ from fireside.auth.authorize import (
     current_client,
     finish_sign_in,
 )
-from fireside.auth.enrollment import NewMember, enroll, find_user_by_email
+from fireside.auth.enrollment import NewMember, enroll
 from fireside.auth.identity_providers import IdentityProvider, find_identity_provider, identity_provider_secret
 from fireside.auth.lockout import LockoutPolicy, is_locked
-from fireside.auth.memberships import UserAccount, find_membership, find_user
+from fireside.auth.memberships import UserAccount, find_membership, find_user, find_user_by_email
 from fireside.auth.oidc_client import ProviderError, VerifiedIdentity, discover, exchange_code, verify_id_token
 from fireside.auth.outbound import STRICT, OutboundPolicy
 from fireside.auth.pkce import CODE_CHALLENGE_METHODS, s256_challenge
-from fireside.auth.projects import system_context
+from fireside.auth.projects import default_patient_policy, read_project
 from fireside.fhir.errors import FhirError
 from fireside.store import ResourceStore
 
@@ -192,7 +192,7 @@ async def _member(
                                 email=identity.email)
     else:
         new_member = NewMember(identity.email, identity.given_name, identity.family_name, "Patient",
-                               access_policy=await _default_patient_policy(store, project_id))
+                               access_policy=default_patient_policy(await read_project(store, project_id)))
         try:
             member = (await enroll(store, project_id, new_member, user)).user
         except FhirError as error:  # a concurrent first sign-in made the account or membership meanwhile
@@ -240,14 +240,6 @@ async def _link(store: ResourceStore, project_id: UUID, identity: VerifiedIdenti
             " ON CONFLICT DO NOTHING", [project_id, identity.issuer, identity.subject, user_id],
         )
     return await _linked_subject(store, project_id, identity.issuer, user_id) == identity.subject
-
-
-async def _default_patient_policy(store: ResourceStore, project_id: UUID) -> str | None:
-    """New members get what self-registered ones get (fireside/auth/registration.py)."""
-    stored = await store.read(system_context(project_id), "Project", str(project_id))
-    project = stored.resource() if stored is not None and not stored.deleted else {}
-    policy = (project.get("defaultPatientAccessPolicy") or {}).get("reference")
-    return policy if isinstance(policy, str) else None
 
 
 def _hash(value: str) -> str:

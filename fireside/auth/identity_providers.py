@@ -15,9 +15,9 @@ from typing import Any
 from uuid import UUID
 
 from fireside.auth.encryption import seal, unseal
-from fireside.auth.projects import system_context
+from fireside.auth.projects import read_project, system_context
 from fireside.fhir.errors import FhirError
-from fireside.store import ResourceStore
+from fireside.store import ResourceStore, StoredResource
 
 _PURPOSE = "identity-provider-secrets"
 
@@ -45,10 +45,8 @@ class IdentityProvider:
 
 
 async def project_identity_providers(store: ResourceStore, project_id: UUID) -> list[IdentityProvider]:
-    stored = await store.read(system_context(project_id), "Project", str(project_id))
-    if stored is None or stored.deleted:
-        return []
-    return [_provider(element) for element in stored.resource().get("identityProvider", [])
+    project = await read_project(store, project_id)
+    return [_provider(element) for element in project.get("identityProvider", [])
             if isinstance(element, dict) and element.get("issuer") and element.get("clientId")]
 
 
@@ -68,9 +66,10 @@ def _provider(element: dict[str, Any]) -> IdentityProvider:
 
 async def configure_identity_provider(
     store: ResourceStore, secret_key: str, project_id: UUID, provider: IdentityProvider, client_secret: str
-) -> None:
+) -> StoredResource:
     """Add `provider` to the project (replacing one with the same issuer) and seal its secret, in
-    one transaction: a provider is never configured without the secret that goes with it."""
+    one transaction: a provider is never configured without the secret that goes with it. Returns
+    the Project as written."""
     if not client_secret:
         raise FhirError.single("required", "The provider's client secret is required", expression="clientSecret")
     ctx = system_context(project_id)
@@ -80,7 +79,8 @@ async def configure_identity_provider(
             raise FhirError.single("not-found", "Project not found")
         project = stored.resource()
         others = [e for e in project.get("identityProvider", []) if e.get("issuer") != provider.issuer]
-        unit.stage_put({**project, "identityProvider": [*others, provider.element()]}, str(project_id), stored)
+        written = unit.stage_put({**project, "identityProvider": [*others, provider.element()]}, str(project_id),
+                                 stored)
         await unit.conn.execute(
             "INSERT INTO identity_provider_secret (project_id, issuer, client_id, secret_encrypted)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (project_id, issuer, client_id)"
@@ -88,6 +88,7 @@ async def configure_identity_provider(
             [project_id, provider.issuer, provider.client_id,
              seal(secret_key, _PURPOSE, client_secret.encode())],
         )
+    return written
 
 
 async def identity_provider_secret(

@@ -17,8 +17,9 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from fireside.auth.enrollment import PROFILE_TYPES, Enrolment, NewMember, enroll, find_user_by_email
+from fireside.auth.enrollment import PROFILE_TYPES, Enrolment, NewMember, enroll
 from fireside.auth.mail import OutgoingMail
+from fireside.auth.memberships import find_user_by_email
 from fireside.auth.password_tokens import new_password_token
 from fireside.auth.passwords import password_problem
 from fireside.auth.projects import system_context

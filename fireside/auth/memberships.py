@@ -13,11 +13,12 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+import psycopg
 from psycopg.types.json import Jsonb
 
 from fireside.auth.passwords import hash_password, verify_password
 from fireside.auth.projects import system_context
-from fireside.store import ResourceStore, new_resource_id
+from fireside.store import ResourceStore, StoreTransaction, new_resource_id
 
 
 @dataclass(frozen=True)
@@ -44,36 +45,53 @@ async def create_user(
     store: ResourceStore, project_id: UUID, email: str, password: str, name: tuple[str, str] | None = None
 ) -> UserAccount:
     """A User in `project_id` who signs in with `email` and `password` (hashed with argon2)."""
+    first_name, last_name = name or (None, None)
+    async with store.transaction(system_context(project_id)) as unit:
+        return await stage_user(unit, email, hash_password(password), first_name, last_name)
+
+
+async def stage_user(unit: StoreTransaction, email: str, password_hash: str, first_name: str | None = None,
+                     last_name: str | None = None) -> UserAccount:
+    """A new User in the transaction's project, with its credential row."""
     user_id = new_resource_id()
     resource: dict[str, Any] = {"resourceType": "User", "email": email}
-    if name:
-        resource["firstName"], resource["lastName"] = name
-    async with store.transaction(system_context(project_id)) as unit:
-        unit.stage_put(resource, user_id, None)
-        await unit.conn.execute(
-            "INSERT INTO user_credential (project_id, user_id, email, password_hash) VALUES (%s, %s, %s, %s)",
-            [project_id, user_id, email, hash_password(password)],
-        )
-    return UserAccount(user_id, project_id, email, False)
+    if first_name:
+        resource["firstName"] = first_name
+    if last_name:
+        resource["lastName"] = last_name
+    unit.stage_put(resource, user_id, None)
+    await unit.conn.execute(
+        "INSERT INTO user_credential (project_id, user_id, email, password_hash) VALUES (%s, %s, %s, %s)",
+        [unit.ctx.project_id, user_id, email, password_hash],
+    )
+    return UserAccount(user_id, unit.ctx.project_id, email, False)
 
 
 async def add_membership(
     store: ResourceStore, project_id: UUID, member: str, admin: bool = False, profile: str | None = None
 ) -> str:
     """Make `member` ("User/<id>", "ClientApplication/<id>" or "Bot/<id>") a member of `project_id`."""
-    kind = member_element(member)
+    membership_id = new_resource_id()
+    async with store.transaction(system_context(project_id)) as unit:
+        unit.stage_put(new_membership(project_id, member, admin, profile), membership_id, None)
+    return membership_id
+
+
+def new_membership(project_id: UUID, member: str, admin: bool = False, profile: str | None = None,
+                   access_policy: str | None = None) -> dict[str, Any]:
+    """The ProjectMembership resource making `member` a member of `project_id`, as `profile`
+    ("Practitioner/<id>"), limited by `access_policy` ("AccessPolicy/<id>") when given."""
     resource: dict[str, Any] = {
         "resourceType": "ProjectMembership",
         "project": {"reference": f"Project/{project_id}"},
-        kind: {"reference": member},
-        "admin": admin,
+        member_element(member): {"reference": member},
     }
     if profile:
         resource["profile"] = {"reference": profile}
-    membership_id = new_resource_id()
-    async with store.transaction(system_context(project_id)) as unit:
-        unit.stage_put(resource, membership_id, None)
-    return membership_id
+    resource["admin"] = admin
+    if access_policy:
+        resource["accessPolicy"] = [{"reference": access_policy}]
+    return resource
 
 
 def member_element(member: str) -> str:
@@ -101,12 +119,19 @@ async def membership_resource(
     Memberships have no search index yet; a project holds one per member, and the containment
     test runs only over that project's memberships."""
     async with store.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT id, content FROM resource WHERE project_id = %s AND resource_type = 'ProjectMembership'"
-            " AND NOT deleted AND fireside_content_jsonb(content) @> %s ORDER BY id LIMIT 1",
-            [project_id, Jsonb({member_element(member): {"reference": member}})],
-        )
-        row: dict[str, Any] | None = await cursor.fetchone()
+        return await membership_row(conn, project_id, member)
+
+
+async def membership_row(
+    conn: psycopg.AsyncConnection[Any], project_id: UUID, member: str
+) -> tuple[str, dict[str, Any]] | None:
+    """`membership_resource` on `conn` (a transaction's, to see its own writes and locks)."""
+    cursor = await conn.execute(
+        "SELECT id, content FROM resource WHERE project_id = %s AND resource_type = 'ProjectMembership'"
+        " AND NOT deleted AND fireside_content_jsonb(content) @> %s ORDER BY id LIMIT 1",
+        [project_id, Jsonb({member_element(member): {"reference": member}})],
+    )
+    row: dict[str, Any] | None = await cursor.fetchone()
     if row is None:
         return None
     resource: dict[str, Any] = orjson.loads(row["content"])
@@ -128,7 +153,7 @@ async def find_user_by_password(store: ResourceStore, email: str, password: str)
         return None
     if not verify_password(row["password_hash"], password):
         return None
-    return UserAccount(row["user_id"], row["project_id"], row["email"], bool(row["super_admin"]))
+    return _account(row)
 
 
 async def find_user(store: ResourceStore, user_id: str) -> UserAccount | None:
@@ -137,7 +162,21 @@ async def find_user(store: ResourceStore, user_id: str) -> UserAccount | None:
             "SELECT project_id, user_id, email, super_admin FROM user_credential WHERE user_id = %s", [user_id]
         )
         row: dict[str, Any] | None = await cursor.fetchone()
-    return UserAccount(row["user_id"], row["project_id"], row["email"], bool(row["super_admin"])) if row else None
+    return _account(row) if row else None
+
+
+async def find_user_by_email(store: ResourceStore, email: str) -> UserAccount | None:
+    async with store.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT project_id, user_id, email, super_admin FROM user_credential WHERE lower(email) = lower(%s)",
+            [email],
+        )
+        row: dict[str, Any] | None = await cursor.fetchone()
+    return _account(row) if row else None
+
+
+def _account(row: dict[str, Any]) -> UserAccount:
+    return UserAccount(row["user_id"], row["project_id"], row["email"], bool(row["super_admin"]))
 
 
 async def membership_for_sign_in(store: ResourceStore, project_id: UUID, user: UserAccount) -> Membership | None:

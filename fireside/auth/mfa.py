@@ -11,13 +11,16 @@ good as the authenticator app. Wrong passwords and codes count toward the email'
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Awaitable
+from typing import NoReturn, TypeVar
 
 from fireside.auth.lockout import LockoutPolicy, is_locked, record_failure
 from fireside.auth.memberships import UserAccount, find_user, find_user_by_password
 from fireside.auth.tokens import TokenGrant
 from fireside.auth.totp import Enrollment, TotpStateError, activate, deactivate, enroll, renew_recovery_codes
 from fireside.store import ResourceStore
+
+T = TypeVar("T")
 
 
 class MfaRefused(Exception):
@@ -36,10 +39,7 @@ async def start_enrollment(
 ) -> Enrollment:
     user = await _caller(store, grant, lockout)
     await _check_password(store, user, password, lockout)
-    try:
-        return await enroll(store, secret_key, user)
-    except TotpStateError as error:
-        raise MfaRefused(409, "conflict", str(error)) from error
+    return await _in_state(enroll(store, secret_key, user))
 
 
 async def confirm_enrollment(
@@ -47,12 +47,9 @@ async def confirm_enrollment(
 ) -> list[str]:
     """Turn TOTP on; the recovery codes, to show the user once."""
     user = await _caller(store, grant, lockout)
-    try:
-        codes = await activate(store, secret_key, user.id, code)
-    except TotpStateError as error:
-        raise MfaRefused(409, "conflict", str(error)) from error
+    codes = await _in_state(activate(store, secret_key, user.id, code))
     if codes is None:
-        await _count_failure(store, user, lockout, "invalid_code", "Wrong or already used code")
+        await _wrong_code(store, user, lockout)
     return codes
 
 
@@ -62,23 +59,24 @@ async def renew_codes(
     """A new set of recovery codes (the old set stops working), to show the user once."""
     user = await _caller(store, grant, lockout)
     await _check_password(store, user, password, lockout)
-    try:
-        codes = await renew_recovery_codes(store, secret_key, user.id, code)
-    except TotpStateError as error:
-        raise MfaRefused(409, "conflict", str(error)) from error
+    codes = await _in_state(renew_recovery_codes(store, secret_key, user.id, code))
     if codes is None:
-        await _count_failure(store, user, lockout, "invalid_code", "Wrong or already used code")
+        await _wrong_code(store, user, lockout)
     return codes
 
 
 async def turn_off(store: ResourceStore, secret_key: str, grant: TokenGrant, code: str, lockout: LockoutPolicy) -> None:
     user = await _caller(store, grant, lockout)
+    if not await _in_state(deactivate(store, secret_key, user.id, code)):
+        await _wrong_code(store, user, lockout)
+
+
+async def _in_state(work: Awaitable[T]) -> T:
+    """`work`; a request that does not fit the user's TOTP state is a 409."""
     try:
-        accepted = await deactivate(store, secret_key, user.id, code)
+        return await work
     except TotpStateError as error:
         raise MfaRefused(409, "conflict", str(error)) from error
-    if not accepted:
-        await _count_failure(store, user, lockout, "invalid_code", "Wrong or already used code")
 
 
 async def _caller(store: ResourceStore, grant: TokenGrant, lockout: LockoutPolicy) -> UserAccount:
@@ -94,6 +92,10 @@ async def _check_password(store: ResourceStore, user: UserAccount, password: str
     found = await find_user_by_password(store, user.email, password)
     if found is None or found.id != user.id:
         await _count_failure(store, user, lockout, "invalid_password", "Wrong password")
+
+
+async def _wrong_code(store: ResourceStore, user: UserAccount, lockout: LockoutPolicy) -> NoReturn:
+    await _count_failure(store, user, lockout, "invalid_code", "Wrong or already used code")
 
 
 async def _count_failure(store: ResourceStore, user: UserAccount, lockout: LockoutPolicy, error: str,

@@ -71,8 +71,8 @@ class VerifiedIdentity:
 
 # Keyed by policy too: what one policy fetched is not served to a caller whose policy forbids it.
 _discovered: dict[tuple[OutboundPolicy, str], tuple[ProviderMetadata, float]] = {}
+# The key set and when it was fetched.
 _jwks: dict[tuple[OutboundPolicy, str], tuple[dict[str, Any], float]] = {}
-_jwks_fetched_at: dict[tuple[OutboundPolicy, str], float] = {}
 
 
 async def discover(issuer: str, outbound: OutboundPolicy = STRICT) -> ProviderMetadata:
@@ -185,15 +185,12 @@ async def _signing_key(metadata: ProviderMetadata, kid: Any, algorithm: str, out
 
 
 async def _provider_jwks(uri: str, refresh: bool, outbound: OutboundPolicy) -> dict[str, Any]:
-    key = (outbound, uri)
-    cached = _jwks.get(key)
+    cached = _jwks.get((outbound, uri))
     now = time.monotonic()
-    if cached is not None and cached[1] > now and (
-            not refresh or now - _jwks_fetched_at.get(key, float("-inf")) < JWKS_REFETCH_SECONDS):
+    if cached is not None and now - cached[1] < (JWKS_REFETCH_SECONDS if refresh else DISCOVERY_CACHE_SECONDS):
         return cached[0]
     jwks = await _get_json(uri, "key set", outbound)
-    _jwks[key] = (jwks, now + DISCOVERY_CACHE_SECONDS)
-    _jwks_fetched_at[key] = now
+    _jwks[(outbound, uri)] = (jwks, now)
     return jwks
 
 

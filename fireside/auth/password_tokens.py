@@ -14,20 +14,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
-
-from fireside.auth.enrollment import find_user_by_email
 from fireside.auth.lockout import clear_failures
 from fireside.auth.logins import REFRESH_LIFETIME, revoke_login
 from fireside.auth.mail import OutgoingMail
-from fireside.auth.memberships import UserAccount, find_user
+from fireside.auth.memberships import UserAccount, find_user, find_user_by_email
 from fireside.auth.oauth import new_opaque_token, token_hash
 from fireside.auth.passwords import hash_password, password_problem
 from fireside.auth.revocation import RevocationList
 from fireside.store import ResourceStore
 
 SET_PASSWORD_PATH = "/oauth2/set-password"
-PURPOSES = ("invite", "reset")
 
 
 class PasswordLinkRefused(Exception):
@@ -44,21 +40,15 @@ def set_password_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}{SET_PASSWORD_PATH}?token={token}"
 
 
-async def issue_password_token(
-    conn: psycopg.AsyncConnection[Any], user_id: str, purpose: str, lifetime: timedelta
-) -> str:
-    """A new link's token for `user_id`; `conn` may be inside the transaction that made the user."""
-    token = new_opaque_token()
-    await conn.execute(
-        "INSERT INTO password_token (token_hash, user_id, purpose, expires_at) VALUES (%s, %s, %s, %s)",
-        [token_hash(token), user_id, purpose, datetime.now(UTC) + lifetime],
-    )
-    return token
-
-
 async def new_password_token(store: ResourceStore, user_id: str, purpose: str, lifetime: timedelta) -> str:
+    """A new link's token for `user_id`; `purpose` is "invite" or "reset"."""
+    token = new_opaque_token()
     async with store.pool.connection() as conn:
-        return await issue_password_token(conn, user_id, purpose, lifetime)
+        await conn.execute(
+            "INSERT INTO password_token (token_hash, user_id, purpose, expires_at) VALUES (%s, %s, %s, %s)",
+            [token_hash(token), user_id, purpose, datetime.now(UTC) + lifetime],
+        )
+    return token
 
 
 async def request_password_reset(
@@ -130,8 +120,8 @@ async def has_proven_email(store: ResourceStore, user_id: str) -> bool:
         return await cursor.fetchone() is not None
 
 
-async def end_sign_ins(store: ResourceStore, revocations: RevocationList | None, user: UserAccount) -> int:
-    """Revoke every live Login of `user`, in every project; returns how many."""
+async def end_sign_ins(store: ResourceStore, revocations: RevocationList | None, user: UserAccount) -> None:
+    """Revoke every live Login of `user`, in every project."""
     async with store.pool.connection() as conn:
         # resource_login_user_idx answers this; a Login older than its refresh lifetime has expired.
         cursor = await conn.execute(
@@ -144,7 +134,6 @@ async def end_sign_ins(store: ResourceStore, revocations: RevocationList | None,
         rows: list[dict[str, Any]] = await cursor.fetchall()
     for row in rows:
         await revoke_login(store, revocations, row["project_id"], row["id"])
-    return len(rows)
 
 
 async def _link(store: ResourceStore, row: dict[str, Any] | None) -> PasswordLink:

@@ -10,9 +10,6 @@ policies: the picker offers only patients the user could read.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID
@@ -21,6 +18,7 @@ import jwt
 
 from fireside.auth.authorize import AuthorizationPageError, AuthorizationRequest, SignedIn
 from fireside.auth.clients import find_client
+from fireside.auth.form_binding import OtherBrowser, read_bound_token, sign_bound_token
 from fireside.auth.logins import LoginRequest, start_login
 from fireside.auth.memberships import Membership, UserAccount, find_user, membership_for_sign_in
 from fireside.auth.policies import AccessResolver
@@ -55,13 +53,7 @@ class PatientOption:
 
 
 def sign_picker_token(tokens: TokenService, request: AuthorizationRequest, signed_in: SignedIn, binding: str) -> str:
-    now = int(time.time())
-    return tokens.sign({
-        "iss": tokens.issuer,
-        "aud": PICKER_AUDIENCE,
-        "iat": now,
-        "exp": now + PICKER_TOKEN_SECONDS,
-        "binding": _binding_hash(binding),
+    return sign_bound_token(tokens, PICKER_AUDIENCE, PICKER_TOKEN_SECONDS, binding, {
         "user": signed_in.user_reference.removeprefix("User/"),
         "project": str(signed_in.project_id),
         "request": asdict(request),
@@ -70,17 +62,14 @@ def sign_picker_token(tokens: TokenService, request: AuthorizationRequest, signe
 
 def read_picker_token(tokens: TokenService, picker_token: str, binding: str | None) -> PatientChoice:
     try:
-        claims = tokens.decode(picker_token, PICKER_AUDIENCE, required=("binding", "user", "project", "request"))
+        claims = read_bound_token(tokens, picker_token, PICKER_AUDIENCE, binding, ("user", "project", "request"))
     except jwt.PyJWTError as error:
         raise AuthorizationPageError("The patient choice expired or was altered; start again from the app.") from error
-    if binding is None or not hmac.compare_digest(claims["binding"], _binding_hash(binding)):
-        raise AuthorizationPageError("The patient choice was not opened in this browser; start again from the app.")
+    except OtherBrowser as error:
+        message = "The patient choice was not opened in this browser; start again from the app."
+        raise AuthorizationPageError(message) from error
     request: dict[str, Any] = claims["request"]
     return PatientChoice(AuthorizationRequest(**request), str(claims["user"]), UUID(claims["project"]))
-
-
-def _binding_hash(binding: str) -> str:
-    return hashlib.sha256(binding.encode()).hexdigest()
 
 
 async def _signed_in_user(store: ResourceStore, choice: PatientChoice) -> tuple[UserAccount, Membership]:

@@ -44,6 +44,19 @@ async def create_project(store: ResourceStore, name: str) -> UUID:
     return project_id
 
 
+async def read_project(store: ResourceStore, project_id: UUID) -> dict[str, Any]:
+    """The Project resource of `project_id`; empty when it is deleted or never was."""
+    stored = await store.read(system_context(project_id), "Project", str(project_id))
+    return stored.resource() if stored is not None and not stored.deleted else {}
+
+
+def default_patient_policy(project: dict[str, Any]) -> str | None:
+    """`Project.defaultPatientAccessPolicy`: what members who make their own account get
+    (fireside/auth/registration.py, federation.py)."""
+    policy = (project.get("defaultPatientAccessPolicy") or {}).get("reference")
+    return policy if isinstance(policy, str) else None
+
+
 async def admin_project_id(store: ResourceStore) -> UUID | None:
     async with store.pool.connection() as conn:
         cursor = await conn.execute("SELECT value FROM server_setting WHERE key = %s", [ADMIN_PROJECT_SETTING])

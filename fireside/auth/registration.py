@@ -11,10 +11,6 @@ elsewhere must not be able to make accounts in the user's browser).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +19,12 @@ from uuid import UUID
 import jwt
 
 from fireside.auth.clients import find_client
-from fireside.auth.enrollment import Enrolment, NewMember, enroll, find_user_by_email
+from fireside.auth.enrollment import Enrolment, NewMember, enroll
+from fireside.auth.form_binding import OtherBrowser, read_bound_token, sign_bound_token
 from fireside.auth.invites import check_email, check_name
+from fireside.auth.memberships import find_user_by_email
 from fireside.auth.passwords import password_problem
-from fireside.auth.projects import system_context
+from fireside.auth.projects import default_patient_policy, read_project
 from fireside.auth.tokens import TokenService
 from fireside.fhir.errors import FhirError
 from fireside.store import ResourceStore
@@ -73,14 +71,12 @@ async def registration_target(store: ResourceStore, client_id: str | None) -> Re
     client = await find_client(store, client_id)
     if client is None:
         raise RegistrationClosed("The client_id is not a registered client application.")
-    stored = await store.read(system_context(client.project_id), "Project", str(client.project_id))
-    project = stored.resource() if stored is not None and not stored.deleted else {}
+    project = await read_project(store, client.project_id)
     if project.get("registrationAllowed") is not True:
         raise RegistrationClosed("This application's project does not allow creating an account here; "
                                  "ask its administrator for an invite.")
-    policy = (project.get("defaultPatientAccessPolicy") or {}).get("reference")
     return RegistrationTarget(client.id, client.name or client.id, client.project_id,
-                              policy if isinstance(policy, str) else None)
+                              default_patient_policy(project))
 
 
 def authorization_parameters(params: Mapping[str, str]) -> dict[str, str]:
@@ -90,30 +86,20 @@ def authorization_parameters(params: Mapping[str, str]) -> dict[str, str]:
     return {name: params[name] for name in _AUTHORIZATION_PARAMETERS if name in params}
 
 
-def new_form_binding() -> str:
-    return secrets.token_urlsafe(32)
-
-
 def sign_registration_form(tokens: TokenService, form: RegistrationForm, binding: str) -> str:
-    now = int(time.time())
-    return tokens.sign({"iss": tokens.issuer, "aud": FORM_AUDIENCE, "iat": now, "exp": now + FORM_TOKEN_SECONDS,
-                        "binding": _binding_hash(binding), "client_id": form.client_id,
-                        "authorize": form.authorize})
+    return sign_bound_token(tokens, FORM_AUDIENCE, FORM_TOKEN_SECONDS, binding,
+                            {"client_id": form.client_id, "authorize": form.authorize})
 
 
 def read_registration_form(tokens: TokenService, form_token: str, binding: str | None) -> RegistrationForm:
     try:
-        claims = tokens.decode(form_token, FORM_AUDIENCE, required=("binding", "client_id"))
+        claims = read_bound_token(tokens, form_token, FORM_AUDIENCE, binding, ("client_id",))
     except jwt.PyJWTError as error:
         raise RegistrationFormInvalid("The form expired or was altered; start again from the app.") from error
-    if binding is None or not hmac.compare_digest(claims["binding"], _binding_hash(binding)):
-        raise RegistrationFormInvalid("The form was not opened in this browser; start again from the app.")
+    except OtherBrowser as error:
+        raise RegistrationFormInvalid("The form was not opened in this browser; start again from the app.") from error
     authorize: Any = claims.get("authorize") or {}
     return RegistrationForm(str(claims["client_id"]), {str(k): str(v) for k, v in dict(authorize).items()})
-
-
-def _binding_hash(binding: str) -> str:
-    return hashlib.sha256(binding.encode()).hexdigest()
 
 
 async def register(store: ResourceStore, target: RegistrationTarget, fields: Mapping[str, str]) -> Enrolment:

@@ -11,10 +11,7 @@ MAX_CODE_ATTEMPTS wrong codes, TOTP or recovery (each also counts toward the ema
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -31,6 +28,7 @@ from fireside.auth.authorize import (
     current_client,
     finish_sign_in,
 )
+from fireside.auth.form_binding import OtherBrowser, read_bound_token, sign_bound_token
 from fireside.auth.lockout import LockoutPolicy, clear_failures, is_locked
 from fireside.auth.memberships import find_user
 from fireside.auth.tokens import TokenService
@@ -63,14 +61,8 @@ async def start_second_factor(
             "INSERT INTO mfa_challenge (challenge_id, user_id, expires_at) VALUES (%s, %s, now() + %s)",
             [challenge_id, pending.user_id, timedelta(seconds=CHALLENGE_SECONDS)],
         )
-    now = int(time.time())
-    return tokens.sign({
-        "iss": tokens.issuer,
-        "aud": CHALLENGE_AUDIENCE,
-        "iat": now,
-        "exp": now + CHALLENGE_SECONDS,
+    return sign_bound_token(tokens, CHALLENGE_AUDIENCE, CHALLENGE_SECONDS, binding, {
         "jti": challenge_id,
-        "binding": _binding_hash(binding),
         "user": pending.user_id,
         "email": pending.email,
         "request": asdict(request),
@@ -79,11 +71,12 @@ async def start_second_factor(
 
 def read_second_factor_token(tokens: TokenService, token: str, binding: str | None) -> PendingSignIn:
     try:
-        claims = tokens.decode(token, CHALLENGE_AUDIENCE, required=("jti", "binding", "user", "email", "request"))
+        claims = read_bound_token(tokens, token, CHALLENGE_AUDIENCE, binding, ("jti", "user", "email", "request"))
     except jwt.PyJWTError as error:
         raise AuthorizationPageError(_START_AGAIN) from error
-    if binding is None or not hmac.compare_digest(claims["binding"], _binding_hash(binding)):
-        raise AuthorizationPageError("The sign-in was not started in this browser; start again from the app.")
+    except OtherBrowser as error:
+        message = "The sign-in was not started in this browser; start again from the app."
+        raise AuthorizationPageError(message) from error
     request: dict[str, Any] = claims["request"]
     return PendingSignIn(AuthorizationRequest(**request), str(claims["user"]), str(claims["email"]),
                          str(claims["jti"]))
@@ -140,6 +133,3 @@ async def _spend(store: ResourceStore, challenge_id: str) -> bool:
         )
         return await cursor.fetchone() is not None
 
-
-def _binding_hash(binding: str) -> str:
-    return hashlib.sha256(binding.encode()).hexdigest()

@@ -11,7 +11,7 @@ from uuid import UUID
 import jwt
 
 from fireside.auth.key_ring import SigningKeyRing
-from fireside.auth.keys import ALGORITHM, SigningKey
+from fireside.auth.keys import ALGORITHM
 from fireside.fhir.errors import FhirError
 from fireside.store.context import AccessContext
 
@@ -65,10 +65,6 @@ class TokenService:
         self._verified: dict[str, tuple[TokenGrant, float, str]] = {}
         # Set once the database pool exists (the app's lifespan); without it nothing is revoked.
         self.revocations: RevocationList | None = None
-
-    @property
-    def signing_key(self) -> SigningKey:
-        return self.keys.active
 
     def verification_key(self, kid: Any) -> Any:
         return self.keys.verification_key(kid)

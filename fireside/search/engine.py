@@ -86,6 +86,12 @@ class CompiledSearch:
     # (`_every_condition_broad`).
     condition_rows: tuple[Condition | None, ...] = ()
 
+    @property
+    def several_conditions_on_index_rows(self) -> bool:
+        """Whether every condition might be broad (`_every_condition_broad`): there are several,
+        each with index rows."""
+        return len(self.condition_rows) > 1 and all(rows is not None for rows in self.condition_rows)
+
 
 class SearchEngine:
     def __init__(
@@ -243,15 +249,18 @@ async def _walked_criteria(
     walked: set[int] = set()
     for criterion in request.criteria:
         probe = walk_probe(criterion, ctx.project_id, request.resource_type, context)
-        if probe is None:
-            continue
-        query = sql.SQL("SELECT count(*) FROM ({} LIMIT {}) t").format(probe.sql, sql.Literal(WALKED_FROM_ROWS))
-        async with conn.cursor(row_factory=tuple_row) as cursor:
-            await cursor.execute(query, probe.params, prepare=False)
-            row = await cursor.fetchone()
-        if row is not None and row[0] >= WALKED_FROM_ROWS:
+        if probe is not None and await _holds_at_least(conn, probe, WALKED_FROM_ROWS):
             walked.add(id(criterion))
     return frozenset(walked)
+
+
+async def _holds_at_least(conn: psycopg.AsyncConnection[Any], rows: Condition, count: int) -> bool:
+    """Whether the `SELECT` `rows` gives at least `count` rows, counted up to there only."""
+    query = sql.SQL("SELECT count(*) FROM ({} LIMIT {}) t").format(rows.sql, sql.Literal(count))
+    async with conn.cursor(row_factory=tuple_row) as cursor:
+        await cursor.execute(query, rows.params, prepare=False)
+        row = await cursor.fetchone()
+    return row is not None and row[0] >= count
 
 
 def _any_of_searches(compiled: list[CompiledSearch]) -> CompiledSearch:
@@ -276,7 +285,7 @@ async def _page(conn: psycopg.AsyncConnection[Any], compiled: CompiledSearch, re
                 break
             if segment.first_tries:
                 if broad is None:
-                    broad = await _every_condition_broad(conn, compiled.condition_rows)
+                    broad = await _every_condition_broad(conn, compiled)
                 found = await _page_from_index_head(cursor, segment.first_tries, wanted) if broad else None
                 if found is not None:
                     rows += found
@@ -299,9 +308,7 @@ async def _page_from_index_head(
     return None
 
 
-async def _every_condition_broad(
-    conn: psycopg.AsyncConnection[Any], condition_rows: Sequence[Condition | None],
-) -> bool:
+async def _every_condition_broad(conn: psycopg.AsyncConnection[Any], compiled: CompiledSearch) -> bool:
     """Whether a page in sort-index order should first be read from the head of that index
     (`_page_from_index_head`, paging.WALK_FIRST_ROWS): when there are several conditions
     besides the sort key's own and each holds at least WALKED_FROM_ROWS index rows, counted up to
@@ -312,16 +319,12 @@ async def _every_condition_broad(
     they are together, so it gathers every match of one and sorts them (1.1 s at 1M resources)
     where reading the sort index in order finds a page within a few hundred rows (10 ms). A
     condition with few rows is the right place to start, and PostgreSQL then does."""
-    if len(condition_rows) < 2 or any(rows is None for rows in condition_rows):
+    if not compiled.several_conditions_on_index_rows:
         return False
-    async with conn.cursor(row_factory=tuple_row) as cursor:
-        for rows in condition_rows:
-            assert rows is not None
-            query = sql.SQL("SELECT count(*) FROM ({} LIMIT {}) t").format(rows.sql, sql.Literal(WALKED_FROM_ROWS))
-            await cursor.execute(query, rows.params, prepare=False)
-            row = await cursor.fetchone()
-            if row is None or row[0] < WALKED_FROM_ROWS:
-                return False
+    for rows in compiled.condition_rows:
+        assert rows is not None
+        if not await _holds_at_least(conn, rows, WALKED_FROM_ROWS):
+            return False
     return True
 
 

@@ -121,8 +121,7 @@ class NoGuard:
         self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, resource_type: str, resource_id: str,
     ) -> StoredResource | None:
         stored = await read_current(conn, ctx.project_id, resource_type, resource_id)
-        visible = await self.visible(conn, ctx, [stored]) if stored is not None else []
-        return visible[0] if visible else None
+        return await _visible_one(self, conn, ctx, stored)
 
     async def visible(
         self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, versions: Sequence[StoredResource],
@@ -147,6 +146,18 @@ async def read_current(
         cursor = await conn.execute(query, [*params, *condition_params], prepare=False)
     row = await cursor.fetchone()
     return StoredResource.from_row(row) if row else None
+
+
+async def _visible_one(
+    guard: AccessGuard, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, stored: StoredResource | None,
+) -> StoredResource | None:
+    """`stored` if the caller's policy lets it read it, hidden fields removed; else None. A
+    resource the caller may not see is "not found", like one of another project
+    (https://hl7.org/fhir/R4/security.html#AccessDenied)."""
+    if stored is None or ctx.policy is None:
+        return stored
+    visible = await guard.visible(conn, ctx, [stored])
+    return visible[0] if visible else None
 
 
 class NoIndex:
@@ -202,10 +213,7 @@ class StoreTransaction:
         """`read` without a lock, for a read the caller's policy must allow (a GET entry of a
         transaction Bundle): None when it does not, hidden fields removed."""
         stored = await self.read(resource_type, resource_id, lock=False)
-        if stored is None or self.ctx.policy is None:
-            return stored
-        visible = await self.guard.visible(self.conn, self.ctx, [stored])
-        return visible[0] if visible else None
+        return await _visible_one(self.guard, self.conn, self.ctx, stored)
 
     def stage_put(self, resource: dict[str, Any], resource_id: str, previous: StoredResource | None) -> StoredResource:
         """Stage a new version of `resource` following `previous` (None for a first version)."""
@@ -348,16 +356,6 @@ class ResourceStore:
         async with self.pool.connection() as pooled:
             return await self.guard.visible(pooled, ctx, versions)
 
-    async def _visible_one(
-        self, conn: psycopg.AsyncConnection[Any], ctx: AccessContext, stored: StoredResource | None
-    ) -> StoredResource | None:
-        # A resource the caller may not see is "not found", like one of another project
-        # (https://hl7.org/fhir/R4/security.html#AccessDenied).
-        if stored is None or ctx.policy is None:
-            return stored
-        visible = await self.guard.visible(conn, ctx, [stored])
-        return visible[0] if visible else None
-
     async def read_many(self, ctx: AccessContext, keys: Sequence[ResourceKey]) -> list[StoredResource]:
         """Current, undeleted versions of `keys` in one query (for _include and references)."""
         if not keys:
@@ -381,4 +379,4 @@ class ResourceStore:
                 [ctx.project_id, resource_type, resource_id, version_id],
             )
             row = await cursor.fetchone()
-            return await self._visible_one(conn, ctx, StoredResource.from_row(row) if row else None)
+            return await _visible_one(self.guard, conn, ctx, StoredResource.from_row(row) if row else None)

@@ -11,7 +11,7 @@ from uuid import UUID
 import httpx
 
 from fireside.api.app import load_token_service
-from fireside.auth import TokenGrant, add_membership, create_user, find_membership
+from fireside.auth import TokenGrant, TokenService, add_membership, create_user, find_membership
 from fireside.auth.bots import bot_access_token
 from fireside.auth.projects import system_context
 from fireside.config import Settings
@@ -56,19 +56,22 @@ def mint(server: RunningServer, project_id: UUID, subject: str, scope: str, *, p
     who is not a super admin is made a member of the project first, as sign-in requires."""
     if subject.startswith("User/") and not super_admin:
         Identity(server).run(lambda store: _ensure_membership(store, project_id, subject))
-    settings = Settings(data_dir=server.settings.data_dir, database_url=server.database_url,
-                        secret_key="test-secret-key")
-    tokens = load_token_service(settings, server.database_url)
-    return tokens.issue(TokenGrant(subject=subject, project_id=project_id, client_id=client_id, scope=scope,
-                                   super_admin=super_admin, patient=patient))
+    grant = TokenGrant(subject=subject, project_id=project_id, client_id=client_id, scope=scope,
+                       super_admin=super_admin, patient=patient)
+    return _token_service(server).issue(grant)
 
 
 def bot_token(server: RunningServer, project_id: UUID, bot_id: str) -> str:
     """The token a run of `Bot/<bot_id>` acts with (fireside/auth/bots.py)."""
+    tokens = _token_service(server)
+    return Identity(server).run(lambda store: bot_access_token(store, tokens, project_id, bot_id))
+
+
+def _token_service(server: RunningServer) -> TokenService:
+    """A token service with the server's signing keys."""
     settings = Settings(data_dir=server.settings.data_dir, database_url=server.database_url,
                         secret_key="test-secret-key")
-    tokens = load_token_service(settings, server.database_url)
-    return Identity(server).run(lambda store: bot_access_token(store, tokens, project_id, bot_id))
+    return load_token_service(settings, server.database_url)
 
 
 async def _ensure_membership(store: ResourceStore, project_id: UUID, member: str) -> None:

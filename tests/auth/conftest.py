@@ -140,6 +140,17 @@ def claims_of(token: str) -> dict[str, Any]:
     return claims
 
 
+def clinic_with_user(server: RunningServer, email: str) -> Iterator[tuple[Identity, str]]:
+    """A browser and a client of a new project with the user `email` (password PASSWORD), for a
+    fixture to `yield from`."""
+    identity = Identity(server)
+    project = identity.project("Clinic")
+    client_id = identity.client_application(project)
+    identity.user(project, email)
+    yield identity, client_id
+    identity.browser.close()
+
+
 @pytest.fixture
 def identity(server: RunningServer) -> Iterator[Identity]:
     helper = Identity(server)

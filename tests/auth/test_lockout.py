@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.auth.conftest import PASSWORD, Identity
+from tests.auth.conftest import PASSWORD, Identity, clinic_with_user
 from tests.auth.test_audit import audit_events, subtype
 from tests.conftest import RunningServer, running_server
 
@@ -27,12 +27,7 @@ def locking_server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]
 
 @pytest.fixture
 def clinic(locking_server: RunningServer) -> Iterator[tuple[Identity, str]]:
-    identity = Identity(locking_server)
-    project = identity.project("Clinic")
-    client_id = identity.client_application(project)
-    identity.user(project, "ana@clinic.example")
-    yield identity, client_id
-    identity.browser.close()
+    yield from clinic_with_user(locking_server, "ana@clinic.example")
 
 
 def attempt(identity: Identity, client_id: str, email: str, password: str) -> httpx.Response:

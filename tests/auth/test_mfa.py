@@ -22,6 +22,7 @@ from tests.auth.conftest import (
     Identity,
     SignIn,
     claims_of,
+    clinic_with_user,
     form_token,
     pkce_pair,
     redirect_query,
@@ -42,13 +43,7 @@ def locking_server(database_url: str, tmp_path: Path) -> Iterator[RunningServer]
 
 @pytest.fixture
 def clinic(locking_server: RunningServer) -> Iterator[tuple[Identity, str]]:
-    """A client of a project with the user EMAIL, who has TOTP on; the secret is in `identity.totp`."""
-    identity = Identity(locking_server)
-    project = identity.project("Clinic")
-    client_id = identity.client_application(project)
-    identity.user(project, EMAIL)
-    yield identity, client_id
-    identity.browser.close()
+    yield from clinic_with_user(locking_server, EMAIL)
 
 
 def steady_window() -> None:

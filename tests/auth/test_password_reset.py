@@ -12,7 +12,7 @@ import pytest
 
 from fireside.auth.lockout import LockoutPolicy, is_locked, record_failure
 from fireside.store import ResourceStore
-from tests.auth.conftest import PASSWORD, Identity, pkce_pair
+from tests.auth.conftest import PASSWORD, Identity, clinic_with_user, pkce_pair
 from tests.auth.mail import MailSink
 from tests.auth.test_audit import audit_events, subtype
 from tests.conftest import RunningServer
@@ -23,12 +23,7 @@ NEW_PASSWORD = "a fresh passphrase"
 
 @pytest.fixture
 def clinic(mail_server: RunningServer) -> Iterator[tuple[Identity, str]]:
-    identity = Identity(mail_server)
-    project = identity.project("Clinic")
-    client_id = identity.client_application(project)
-    identity.user(project, EMAIL)
-    yield identity, client_id
-    identity.browser.close()
+    yield from clinic_with_user(mail_server, EMAIL)
 
 
 def forgot(identity: Identity, email: str, as_json: bool = False) -> httpx.Response:

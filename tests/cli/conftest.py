@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,6 @@ from click.testing import CliRunner, Result
 
 from fireside.cli import main
 from tests.auth import conftest as auth_fixtures
-from tests.auth.conftest import Identity
 from tests.conftest import RunningServer
 
 Invoke = Callable[..., Result]
@@ -47,13 +46,8 @@ def logged_in(server: RunningServer, fireside: Invoke) -> Invoke:
     return fireside
 
 
-# The SMTP sink and a server that mails to it, as tests/auth has them (for the invite tests).
+# Users, applications and memberships made in the database; the SMTP sink and a server that
+# mails to it (for the invite tests): as tests/auth has them.
+identity = auth_fixtures.identity
 mail_sink = auth_fixtures.mail_sink
 mail_server = auth_fixtures.mail_server
-
-
-@pytest.fixture
-def identity(server: RunningServer) -> Iterator[Identity]:
-    helper = Identity(server)
-    yield helper
-    helper.browser.close()

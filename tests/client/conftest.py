@@ -42,16 +42,11 @@ def client(server: RunningServer, credentials: dict[str, str]) -> Iterator[Fires
         yield signed_in
 
 
-# The SMTP sink and a server that mails to it, as tests/auth has them (for the invite tests).
+# Users, applications and memberships made in the database; the SMTP sink and a server that
+# mails to it (for the invite tests): as tests/auth has them.
+identity = auth_fixtures.identity
 mail_sink = auth_fixtures.mail_sink
 mail_server = auth_fixtures.mail_server
-
-
-@pytest.fixture
-def identity(server: RunningServer) -> Iterator[Identity]:
-    helper = Identity(server)
-    yield helper
-    helper.browser.close()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, LiteralString
 from uuid import UUID
 
 from psycopg import sql
@@ -238,22 +238,22 @@ def _matches(
 def _with(table: sql.Identifier, scope: Condition, values: Condition | None) -> Condition:
     """The walked form of a criterion (see the module docstring): `OFFSET 0` keeps PostgreSQL
     from turning the EXISTS back into a semi-join that gathers every match."""
-    value_sql = sql.SQL(" AND {}").format(values.sql) if values else sql.SQL("")
-    return Condition(
-        sql.SQL(
-            "EXISTS (SELECT 1 FROM {table} i WHERE i.project_id = r.project_id"
-            " AND i.resource_type = r.resource_type AND i.resource_id = r.id AND {scope}{value} OFFSET 0)"
-        ).format(table=table, scope=scope.sql, value=value_sql),
-        (*scope.params, *(values.params if values else ())),
-    )
+    return _exists_on_r("EXISTS", table, scope, values, " OFFSET 0")
 
 
 def _without(table: sql.Identifier, scope: Condition, values: Condition | None) -> Condition:
+    return _exists_on_r("NOT EXISTS", table, scope, values)
+
+
+def _exists_on_r(
+    test: LiteralString, table: sql.Identifier, scope: Condition, values: Condition | None, tail: LiteralString = "",
+) -> Condition:
+    """`test` (EXISTS or NOT EXISTS) of the outer resource row `r`'s index rows in `scope` that hold `values`."""
     value_sql = sql.SQL(" AND {}").format(values.sql) if values else sql.SQL("")
     return Condition(
         sql.SQL(
-            "NOT EXISTS (SELECT 1 FROM {table} i WHERE i.project_id = r.project_id"
-            " AND i.resource_type = r.resource_type AND i.resource_id = r.id AND {scope}{value})"
+            test + " (SELECT 1 FROM {table} i WHERE i.project_id = r.project_id"
+            " AND i.resource_type = r.resource_type AND i.resource_id = r.id AND {scope}{value}" + tail + ")"
         ).format(table=table, scope=scope.sql, value=value_sql),
         (*scope.params, *(values.params if values else ())),
     )
